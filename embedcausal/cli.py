@@ -1,0 +1,330 @@
+"""The ``embedcausal`` command.
+
+Conventions shared by every subcommand: ``--json`` prints machine-readable output on stdout;
+exit status 0 on success and 2 on bad user input, with a one-line ``error: …`` on stderr (a
+traceback only with ``--debug``); long-running steps show a progress bar on a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, NoReturn
+
+from embedcausal.errors import EmbedcausalError
+
+EPILOG = "Exit status: 0 success, 2 bad input (one-line 'error: …' on stderr), 1 internal error."
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-safe: NaN/inf become null."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if hasattr(obj, "item") and not isinstance(obj, str):
+        try:
+            return _clean(obj.item())
+        except (ValueError, AttributeError):
+            return obj
+    return obj
+
+
+def _emit_json(obj: Any) -> None:
+    print(json.dumps(_clean(obj), indent=2, default=str))
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    return not getattr(args, "json", False) and sys.stderr.isatty()
+
+
+# -- check ------------------------------------------------------------------------------------
+def cmd_check(args: argparse.Namespace) -> int:
+    from embedcausal.data import read_table
+    from embedcausal.spec import load_spec
+
+    reports = []
+    for path in args.models:
+        spec = load_spec(path)
+        dag = spec.dag()
+        header = set(read_table(spec.data_path).columns)
+        available = [n for n in dag.nodes if spec.column(n) in header]
+        dag.check_data_columns(available, source=str(spec.data_path))
+        missing = [g for g in spec.groupings if g not in header]
+        if missing:
+            raise EmbedcausalError(
+                f"{spec.data_path}: grouping column {missing[0]!r} (model.varying) not found"
+            )
+        reports.append(
+            {
+                "file": str(path),
+                "name": spec.name,
+                "nodes": {n: dag.roles.get(n, "other") for n in dag.nodes},
+                "edges": [f"{a} -> {b}" for a, b in dag.edges],
+                "latent": sorted(dag.latent),
+                "data": str(spec.data_path),
+                "columns": {n: spec.column(n) for n in dag.observed},
+                "groupings": list(spec.groupings),
+                "effects": list(spec.estimand.effect_list),
+            }
+        )
+    if args.json:
+        _emit_json(reports)
+        return 0
+    for r in reports:
+        print(f"{r['file']}: ok — {r['name']}")
+        print("  nodes:  " + ", ".join(f"{n} ({role})" for n, role in r["nodes"].items()))
+        print("  edges:  " + ", ".join(r["edges"]))
+        print(f"  data:   {r['data']}")
+        print("  columns: " + ", ".join(f"{n}={c}" for n, c in r["columns"].items()))
+        print("  groupings: " + ", ".join(r["groupings"]) + "; effects: " + ", ".join(r["effects"]))
+    return 0
+
+
+# -- identify / dag ---------------------------------------------------------------------------
+def cmd_identify(args: argparse.Namespace) -> int:
+    from embedcausal.identify import identify
+    from embedcausal.spec import load_spec
+
+    out = []
+    for path in args.models:
+        spec = load_spec(path)
+        estimands = [args.estimand] if args.estimand else [
+            "ate" if e == "total" else e for e in spec.estimand.effect_list
+        ]
+        for est in estimands:
+            res = identify(spec, estimand=est)
+            out.append({"file": str(path), **res.to_dict()})
+    if args.json:
+        _emit_json(out[0] if len(out) == 1 else out)
+        return 0
+    for r in out:
+        status = "identified" if r["identified"] else "NOT identified"
+        print(f"{r['file']}: {r['estimand']} of {r['treatment']} on {r['outcome']}: {status}"
+              + (f" ({r['kind']})" if r.get("kind") else ""))
+        if r.get("adjustment_set") is not None:
+            print(f"  adjustment set: {{{', '.join(r['adjustment_set'])}}}")
+        for key in ("frontdoor_set", "instruments"):
+            if r.get(key):
+                print(f"  {key.replace('_', ' ')}: {', '.join(r[key])}")
+        if r.get("within_group"):
+            print(f"  within group: {r['within_group']}")
+        for p in r.get("open_paths", []):
+            print(f"  open path: {p}")
+        for a in r.get("assumptions", []):
+            print(f"  assumes: {a}")
+    return 0
+
+
+def cmd_dag(args: argparse.Namespace) -> int:
+    from embedcausal.spec import load_spec
+
+    spec = load_spec(args.model)
+    if args.out is None:
+        print(spec.dag().to_dot())
+        return 0
+    path = spec.dag().draw(args.out)
+    if args.json:
+        _emit_json({"file": str(args.model), "out": str(path)})
+    else:
+        print(f"wrote {path}")
+    return 0
+
+
+# -- simulate ---------------------------------------------------------------------------------
+def cmd_simulate(args: argparse.Namespace) -> int:
+    from embedcausal.simulate import simulate
+
+    sim = simulate(
+        args.mechanism, seed=args.seed, n_countries=args.countries, n_missions=args.missions
+    )
+    data_path, truth_path = sim.save(args.out)
+    if args.json:
+        _emit_json({"data": str(data_path), "truth": str(truth_path), **sim.truth})
+    else:
+        t = sim.truth
+        print(f"wrote {data_path} ({len(sim.data)} rows) and {truth_path}")
+        print(
+            f"truth ({t['treatment']} {t['contrast']['from']:g} -> {t['contrast']['to']:g}, "
+            f"probability scale): total {t['total']:.4f}, NDE {t['nde']:.4f}, NIE {t['nie']:.4f}"
+        )
+    return 0
+
+
+# -- fit / effects / compare ------------------------------------------------------------------
+def cmd_fit(args: argparse.Namespace) -> int:
+    from embedcausal.fit import fit
+    from embedcausal.report import format_effects
+
+    out = Path(args.out)
+    if out.exists() and not args.overwrite:
+        raise EmbedcausalError(f"--out {out}: already exists; choose another or pass --overwrite")
+    run = fit(
+        args.model,
+        data=args.data,
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        seed=args.seed,
+        backend=args.sampler,
+        progress=_progress(args),
+    )
+    run.save(out, overwrite=args.overwrite)
+    if args.json:
+        _emit_json({"out": str(out), "diagnostics": run.diagnostics,
+                    "effects": run.effects.to_dict(orient="records")})
+    else:
+        print(f"wrote {out}")
+        print(format_effects(run))
+    return 0
+
+
+def cmd_effects(args: argparse.Namespace) -> int:
+    from embedcausal.fit import load_run
+    from embedcausal.report import format_effects
+
+    run = load_run(args.run)
+    if args.json:
+        _emit_json(run.effects.to_dict(orient="records"))
+    else:
+        print(format_effects(run))
+    return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    from embedcausal.compare import compare_runs
+    from embedcausal.fit import load_run
+
+    runs = {Path(d).name: load_run(d) for d in args.runs}
+    result = compare_runs(runs)
+    if args.json:
+        _emit_json(result.to_dict())
+    else:
+        print(result.summary())
+    return 0
+
+
+# -- sensitivity ------------------------------------------------------------------------------
+def cmd_sensitivity(args: argparse.Namespace) -> int:
+    from embedcausal.sensitivity.sweep import run_sensitivity
+
+    result = run_sensitivity(
+        args.model,
+        args.out,
+        jobs=args.jobs,
+        scheduler=args.scheduler,
+        resume=args.resume,
+        progress=_progress(args),
+        draws=args.draws,
+        tune=args.tune,
+        chains=args.chains,
+        only=args.only,
+    )
+    if args.json:
+        _emit_json(result.to_dict())
+    else:
+        print(result.summary())
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser (exposed for docs and tests)."""
+    p = _Parser(
+        prog="embedcausal",
+        description="Bayesian causal models of coalition participation: check model files, "
+        "identify effects, fit hierarchical models, read mechanism effects, run sensitivity "
+        "analyses.",
+        epilog=EPILOG,
+    )
+    p.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, help: str, func) -> argparse.ArgumentParser:
+        sp = sub.add_parser(name, help=help, description=help, epilog=EPILOG)
+        sp.set_defaults(func=func)
+        sp.add_argument("--json", action="store_true", help="print machine-readable JSON")
+        sp.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
+        return sp
+
+    sp = add("check", "Validate model files and summarise nodes, roles, edges and data columns.", cmd_check)
+    sp.add_argument("models", nargs="+", metavar="MODEL", help="model files (TOML)")
+
+    sp = add("identify", "Say which effects the model file's DAG identifies, how, and why not.", cmd_identify)
+    sp.add_argument("models", nargs="+", metavar="MODEL", help="model files (TOML)")
+    sp.add_argument("--estimand", choices=["ate", "nde", "nie"],
+                    help="effect to identify (default: every effect the model file asks for)")
+
+    sp = add("dag", "Draw a model file's DAG (latent nodes dashed, roles coloured).", cmd_dag)
+    sp.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    sp.add_argument("--out", metavar="FILE", help="output .svg or .png (default: print DOT)")
+
+    sp = add("simulate", "Simulate a panel under a rival mechanism, with ground-truth effects.", cmd_simulate)
+    sp.add_argument("mechanism", metavar="MECHANISM",
+                    help="institutional, personal, disposition or side_payment")
+    sp.add_argument("--out", required=True, metavar="FILE.csv",
+                    help="data file to write; the truth goes beside it as FILE.truth.json")
+    sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    sp.add_argument("--countries", type=int, default=80, help="number of countries (default 80)")
+    sp.add_argument("--missions", type=int, default=30, help="number of missions (default 30)")
+
+    sp = add("fit", "Fit a model file and save the run (posterior, effects, diagnostics).", cmd_fit)
+    sp.add_argument("model", metavar="MODEL", help="model file (TOML)")
+    sp.add_argument("--out", required=True, metavar="DIR", help="run directory to write")
+    sp.add_argument("--data", metavar="FILE", help="data file instead of the model file's data.path")
+    sp.add_argument("--draws", type=int, help="posterior draws per chain (default: model file)")
+    sp.add_argument("--tune", type=int, help="tuning steps per chain (default: model file)")
+    sp.add_argument("--chains", type=int, help="number of chains (default: model file)")
+    sp.add_argument("--seed", type=int, help="random seed (default: model file)")
+    sp.add_argument("--sampler", choices=["nutpie", "pymc"], help="NUTS implementation (default: model file, else nutpie)")
+    sp.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
+
+    sp = add("effects", "Print the effects table of a saved run.", cmd_effects)
+    sp.add_argument("run", metavar="DIR", help="run directory written by `embedcausal fit`")
+
+    sp = add("compare", "Compare saved runs of rival mechanisms with PSIS-LOO.", cmd_compare)
+    sp.add_argument("runs", nargs="+", metavar="DIR", help="run directories (at least two)")
+
+    sp = add("sensitivity", "Run the model file's [sensitivity] analyses.", cmd_sensitivity)
+    sp.add_argument("model", metavar="MODEL", help="model file with a [sensitivity] table")
+    sp.add_argument("--out", required=True, metavar="DIR", help="sweep directory (one file per grid point)")
+    sp.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
+    sp.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    sp.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
+    sp.add_argument("--draws", type=int, help="posterior draws per chain per grid point")
+    sp.add_argument("--tune", type=int, help="tuning steps per chain per grid point")
+    sp.add_argument("--chains", type=int, help="chains per grid point")
+    sp.add_argument("--only", action="append",
+                    choices=["confounder", "ovb", "priors", "refuters"],
+                    help="run only these analyses (repeatable; default: all in the model file)")
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``embedcausal`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except EmbedcausalError as exc:
+        if args.debug:
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
