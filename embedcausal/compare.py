@@ -12,6 +12,7 @@ import pandas as pd
 from embedcausal.errors import EmbedcausalError
 
 PARETO_K_BAD = 0.7
+MIN_DRAWS = 100
 
 
 @dataclass(frozen=True)
@@ -60,15 +61,26 @@ def compare_runs(runs: dict[str, Any]) -> Comparison:
         raise EmbedcausalError(f"compare needs at least two runs, got {len(runs)}")
     outcome = {name: r.spec.estimand.outcome for name, r in runs.items()}
     nobs = {name: r.n_obs for name, r in runs.items()}
-    if len(set(nobs.values())) > 1 or len({str(r.idata['observed_data'][outcome[n]].values.tobytes()) for n, r in runs.items()}) > 1:
+    for name, r in runs.items():
+        if "log_likelihood" not in r.idata.children:
+            raise EmbedcausalError(
+                f"run {name!r} has no log_likelihood group; refit it with embedcausal fit"
+            )
+    rows = {name: tuple(map(str, r.idata["log_likelihood"]["obs"].values)) for name, r in runs.items()}
+    if len(set(rows.values())) > 1:
         raise EmbedcausalError(
-            "runs were fitted to different outcome data ("
+            "runs were fitted to different rows ("
             + ", ".join(f"{n}: {k} rows" for n, k in nobs.items())
             + "); PSIS-LOO compares models on the same observations only"
         )
     for name, r in runs.items():
-        if "log_likelihood" not in r.idata.children:
-            raise EmbedcausalError(f"run {name!r} has no log_likelihood group; refit it with embedcausal fit")
+        post = r.idata["posterior"]
+        n = post.sizes["chain"] * post.sizes["draw"]
+        if n < MIN_DRAWS:
+            raise EmbedcausalError(
+                f"run {name!r} has {n} posterior draws; PSIS-LOO needs at least {MIN_DRAWS} "
+                "(refit with more --draws)"
+            )
     pareto = {}
     loos = {}
     with warnings.catch_warnings():

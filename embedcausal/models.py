@@ -105,14 +105,19 @@ def build_model(
                 codes = {**codes, wg: coords_codes[1]}
             u = pm.Normal("U", 0.0, 1.0, dims=wg)[codes[wg]]
 
-        def linear(prefix: str, X, terms: str, slopes=()) -> object:
+        def linear(prefix: str, X, terms: str, slopes=(), centered=False) -> object:
             b0 = priors["intercept"].to_pymc(f"{prefix}_intercept")
             beta = priors["beta"].to_pymc(f"{prefix}_beta", dims=terms)
             eta = b0 + pm.math.dot(X, beta)
             for g in st.intercepts:
                 sigma = priors["sigma"].to_pymc(f"{prefix}_sigma_{g}")
-                z = pm.Normal(f"{prefix}_z_{g}", 0.0, 1.0, dims=g)
-                eta = eta + sigma * z[codes[g]]
+                if centered:
+                    # sum-to-zero, so the intercept alone carries the mean (no ridge between them)
+                    a = pm.ZeroSumNormal(f"{prefix}_a_{g}", sigma=sigma, dims=g)
+                    eta = eta + a[codes[g]]
+                else:
+                    z = pm.Normal(f"{prefix}_z_{g}", 0.0, 1.0, dims=g)
+                    eta = eta + sigma * z[codes[g]]
             for pname, g in slopes:
                 j = coords[terms].index(pname)
                 sigma = priors["sigma"].to_pymc(f"{prefix}_slope_sigma_{g}")
@@ -129,7 +134,7 @@ def build_model(
 
         if e.mediator:
             X_m = pm.Data("X_m", prepared.X_m, dims=("obs", "m_term"))
-            eta_m = linear("m", X_m, "m_term")
+            eta_m = linear("m", X_m, "m_term", centered=spec.model.mediator_centered)
             if u is not None:
                 eta_m = eta_m + model["conf_on_mediator"] * u
             if store_eta:
@@ -227,7 +232,10 @@ def eta_draws(
     codes = prepared.group_codes
     eta = var(f"{prefix}_intercept")[:, None] + var(f"{prefix}_beta") @ X.T
     for g in st.intercepts:
-        eta = eta + var(f"{prefix}_sigma_{g}")[:, None] * var(f"{prefix}_z_{g}")[:, codes[g]]
+        if f"{prefix}_a_{g}" in posterior:  # centred parameterisation
+            eta = eta + var(f"{prefix}_a_{g}")[:, codes[g]]
+        else:
+            eta = eta + var(f"{prefix}_sigma_{g}")[:, None] * var(f"{prefix}_z_{g}")[:, codes[g]]
     if prefix == "y":
         terms = [p.name for p in prepared.y_predictors]
         for pname, g in st.slopes:

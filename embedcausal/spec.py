@@ -103,6 +103,7 @@ class ModelSection(_Strict):
 
     family: Literal["bernoulli"] = "bernoulli"
     mediator_family: Literal["gaussian", "poisson", "negbinomial", "bernoulli"] = "gaussian"
+    mediator_centered: bool = False
     varying: list[str] = Field(default_factory=lambda: ["country", "mission"])
     varying_slopes: dict[Name, str] = Field(default_factory=dict)
     within_between: list[Name] = Field(default_factory=list)

@@ -37,6 +37,7 @@ def prior_tree(model: pm.Model, draws: int = 8) -> xr.DataTree:
         {"model": {"within_between": ["inst_ties", "personal_ties"]}},
         {"model": {"varying_slopes": {"inst_ties": "region"}}},
         {"model": {"mediator_family": "bernoulli"}},
+        {"model": {"mediator_centered": True}},
     ],
 )
 def test_numpy_eta_matches_pytensor_graph(frame, changes):
