@@ -180,7 +180,8 @@ def validate(
         if spec.column(node) in frame.columns:
             raise DataError(
                 f"{source}: column {spec.column(node)!r} is the latent node {node!r} of the DAG; "
-                "a latent node must not be observed (remove it from dag.latent or rename the column)"
+                "a latent node must not be observed (remove it from dag.latent or rename the "
+                "column)"
             )
     used = used_nodes(spec, adjustment)
     needed = {f"node {n}": spec.column(n) for n in used}
@@ -212,7 +213,7 @@ def validate(
             bad = frame.index[na[col]]
             raise DataError(
                 f"{source}: column {col!r} has {len(bad)} missing value(s) in {_rows(bad)}; "
-                "expected none (set data.missing = \"drop\" in the model file to drop such rows)"
+                'expected none (set data.missing = "drop" in the model file to drop such rows)'
             )
         dropped = list(frame.index[na.any(axis=1)])
         frame = frame.loc[~na.any(axis=1)]
@@ -375,7 +376,10 @@ def prepare(
             within = raw - gm
             return [
                 (Predictor(f"{node}[within]", node, "within", 0.0, scale), within / scale),
-                (Predictor(f"{node}[between]", node, "between", center, scale), (gm - center) / scale),
+                (
+                    Predictor(f"{node}[between]", node, "between", center, scale),
+                    (gm - center) / scale,
+                ),
             ]
         center, scale = _standardise(raw)
         return [(Predictor(node, node, "value", center, scale), (raw - center) / scale)]
@@ -411,9 +415,7 @@ def prepare(
         m = m.astype(np.int64)
     t0, t1 = resolve_contrast(spec, frame[spec.column(e.treatment)].to_numpy(dtype=float))
     used_cols = list(
-        dict.fromkeys(
-            [spec.column(n) for n in used_nodes(spec, adjustment)] + list(spec.groupings)
-        )
+        dict.fromkeys([spec.column(n) for n in used_nodes(spec, adjustment)] + list(spec.groupings))
     )
     digest = hashlib.sha256(
         pd.util.hash_pandas_object(frame[used_cols], index=True).to_numpy().tobytes()

@@ -67,8 +67,9 @@ def _linear_parts(post, prepared, prefix, X, predictors, nodes, st, draws, confo
     cols = {n: _columns(predictors, n) for n in nodes}
     for js in cols.values():
         zero[:, js] = 0.0
-    base = eta_draws(post, prepared, prefix, zero, st, draws=draws,
-                     confounder_strength=confounder_strength)
+    base = eta_draws(
+        post, prepared, prefix, zero, st, draws=draws, confounder_strength=confounder_strength
+    )
     beta = np.asarray(post[f"{prefix}_beta"].isel(sample=draws).values)
     coefs: dict[str, list[tuple[int, np.ndarray]]] = {}
     slopes = dict(st.slopes) if prefix == "y" else {}
@@ -166,7 +167,14 @@ def gcomp(
             out["total"].append(p1 - p0)
             continue
         base_m, coef_m = _linear_parts(
-            post, prepared, "m", prepared.X_m, mp, [e.treatment], st, draws,
+            post,
+            prepared,
+            "m",
+            prepared.X_m,
+            mp,
+            [e.treatment],
+            st,
+            draws,
             cs.get("mediator", 0.0),
         )
         mediator = {
@@ -176,16 +184,17 @@ def gcomp(
             for t, T in (("0", T0), ("1", T1))
         }
 
-        def E(T: np.ndarray, tm: str) -> np.ndarray:
-            values, weights = mediator[tm]
+        def expected(T: np.ndarray, tm: str, base=base_y, coef=coef_y, med=mediator) -> np.ndarray:
+            """Mean over rows of E[P(Y=1 | T, M(t_m))], the mediator's noise integrated out."""
+            values, weights = med[tm]
             acc = 0.0
             for m_raw, w in zip(values, weights, strict=True):
                 acc = acc + w * _expit(
-                    _eta(base_y, coef_y, prepared, yp, {e.treatment: T, e.mediator: m_raw})
+                    _eta(base, coef, prepared, yp, {e.treatment: T, e.mediator: m_raw})
                 )
             return np.asarray(acc).mean(axis=1)
 
-        e00, e10, e11 = E(T0, "0"), E(T1, "0"), E(T1, "1")
+        e00, e10, e11 = expected(T0, "0"), expected(T1, "0"), expected(T1, "1")
         out["total"].append(e11 - e00)
         out["nde"].append(e10 - e00)
         out["nie"].append(e11 - e10)

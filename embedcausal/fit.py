@@ -135,13 +135,18 @@ def load_run(directory: str | Path) -> Run:
     d = Path(directory)
     for name in ("run.json", "posterior.nc"):
         if not (d / name).is_file():
-            raise RunError(f"{d}: not a saved run ({name} missing); expected a directory written by `embedcausal fit --out`")
+            raise RunError(
+                f"{d}: not a saved run ({name} missing); expected a directory written by "
+                "`embedcausal fit --out`"
+            )
     meta = json.loads((d / "run.json").read_text())
     if meta.get("format") != RUN_FORMAT:
         raise RunError(f"{d}/run.json: format {meta.get('format')!r}; expected {RUN_FORMAT}")
     with xr.open_datatree(d / "posterior.nc", engine="h5netcdf") as tree:
         idata = tree.load()
-    spec = ModelSpec.from_dict(meta["spec"], source=meta["spec_source"], base_dir=meta["spec_base_dir"])
+    spec = ModelSpec.from_dict(
+        meta["spec"], source=meta["spec_source"], base_dir=meta["spec_base_dir"]
+    )
     ident = {k: Identification.from_dict(v) for k, v in meta["identification"].items()}
     effects = pd.read_csv(d / "effects.csv") if (d / "effects.csv").is_file() else None
     return Run(
@@ -213,7 +218,7 @@ def package_versions() -> dict[str, str]:
     for name in _VERSIONS:
         try:
             out[name] = version(name)
-        except Exception:  # noqa: BLE001 - a missing optional package is reported as such
+        except Exception:
             out[name] = "not installed"
     return out
 
@@ -229,6 +234,7 @@ def diagnose(idata: xr.DataTree) -> dict[str, Any]:
         rhat = az.rhat(idata, var_names=names).to_dataset()
         ess_b = az.ess(idata, var_names=names, method="bulk").to_dataset()
         ess_t = az.ess(idata, var_names=names, method="tail").to_dataset()
+
     def extreme(ds: xr.Dataset, fn) -> float:
         vals = [float(fn(ds[v].values)) for v in ds.data_vars if ds[v].size]
         vals = [v for v in vals if np.isfinite(v)]
@@ -243,7 +249,7 @@ def diagnose(idata: xr.DataTree) -> dict[str, Any]:
             res = az.bfmi(idata)
             res = res.to_dataset() if hasattr(res, "to_dataset") else res
             bfmi = [float(x) for x in np.ravel(np.asarray(res["energy"].values))]
-    except Exception:  # noqa: BLE001 - BFMI needs an energy statistic some samplers lack
+    except Exception:
         bfmi = []
     diag = {
         "max_r_hat": extreme(rhat, np.max),
@@ -318,7 +324,9 @@ def sample_model(
                 model=model,
             )
         else:
-            raise EmbedcausalError(f"sampler backend {backend!r} unknown; expected 'nutpie' or 'pymc'")
+            raise EmbedcausalError(
+                f"sampler backend {backend!r} unknown; expected 'nutpie' or 'pymc'"
+            )
         observed = [v.name for v in model.observed_RVs if not v.name.endswith("__treatment_model")]
         pm.stats.compute_log_likelihood(idata, var_names=observed, model=model, progressbar=False)
     return idata
@@ -362,7 +370,11 @@ def fit(
     overrides = {
         k: v
         for k, v in dict(
-            draws=draws, tune=tune, chains=chains, seed=seed, backend=backend,
+            draws=draws,
+            tune=tune,
+            chains=chains,
+            seed=seed,
+            backend=backend,
             target_accept=target_accept,
         ).items()
         if v is not None

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from embedcausal.dag import CausalDAG
+from embedcausal.dag import CausalDAG, parse_edge
 from embedcausal.errors import DAGError, SpecError
 from embedcausal.priors import Prior, PriorError, parse_prior
 
@@ -87,7 +87,9 @@ class EstimandSection(_Strict):
     outcome: Name
     mediator: Name | None = None
     effects: list[Literal["total", "nde", "nie"]] | None = None
-    contrast: Contrast = Field(default_factory=lambda: Contrast.model_validate({"from": "p25", "to": "p75"}))
+    contrast: Contrast = Field(
+        default_factory=lambda: Contrast.model_validate({"from": "p25", "to": "p75"})
+    )
     assume: list[str] = Field(default_factory=list)
 
     @property
@@ -295,7 +297,7 @@ class ModelSpec:
             edges = []
             for i, e in enumerate(d.edges):
                 try:
-                    edges.append(_parse_edge(e))
+                    edges.append(parse_edge(e))
                 except DAGError as exc:
                     raise self._err(f"dag.edges[{i}]", str(exc)) from None
             dag = CausalDAG.from_edges(edges, latent=d.latent, constant_within=d.constant_within)
@@ -372,9 +374,7 @@ class ModelSpec:
                 "expected a CSV file, relative to the model file",
             )
         if self.data_path.suffix.lower() not in (".csv", ".parquet"):
-            raise self._err(
-                "data.path", f"{self.data.path!r} is not a .csv or .parquet file"
-            )
+            raise self._err("data.path", f"{self.data.path!r} is not a .csv or .parquet file")
         self._dag = dag.with_roles(treatment=e.treatment, mediator=e.mediator, outcome=e.outcome)
 
     def _validate_priors(self, key: str, priors: Mapping[str, str], *, fill: bool = True) -> None:
@@ -392,12 +392,6 @@ class ModelSpec:
             for slot, (default, _support) in PRIOR_SLOTS.items():
                 parsed.setdefault(slot, parse_prior(default))
             self.priors = parsed
-
-
-def _parse_edge(text: str) -> tuple[str, str]:
-    from embedcausal.dag import parse_edge
-
-    return parse_edge(text)
 
 
 def _expected(value: str, options: Any) -> str:
@@ -452,7 +446,9 @@ def _spec_error(source: str, exc: ValidationError) -> SpecError:
     value = err.get("input")
     if kind == "extra_forbidden":
         allowed = _fields_at(loc[:-1]) or []
-        return SpecError(source, key, f"unknown key {loc[-1]!r}; {_expected(str(loc[-1]), allowed)}")
+        return SpecError(
+            source, key, f"unknown key {loc[-1]!r}; {_expected(str(loc[-1]), allowed)}"
+        )
     if kind == "missing":
         return SpecError(source, key, "required key is missing")
     if kind in _TYPE_WORDS:
@@ -490,5 +486,7 @@ def load_spec(path: str | Path) -> ModelSpec:
     except tomllib.TOMLDecodeError as exc:
         raise SpecError(str(path), "", f"not valid TOML: {exc}") from None
     except UnicodeDecodeError:
-        raise SpecError(str(path), "", "not a UTF-8 text file; expected a TOML model file") from None
+        raise SpecError(
+            str(path), "", "not a UTF-8 text file; expected a TOML model file"
+        ) from None
     return ModelSpec.from_dict(raw, source=str(path), base_dir=p.parent)

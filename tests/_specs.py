@@ -37,7 +37,8 @@ def sim_spec(
         ]
     dag: dict = {"edges": edges}
     if disposition:
-        dag["edges"] = edges + [
+        dag["edges"] = [
+            *edges,
             "disposition -> inst_ties",
             "disposition -> participation",
             *([f"disposition -> {mediator}"] if mediator else []),
@@ -56,7 +57,12 @@ def sim_spec(
         "dag": dag,
         "estimand": estimand,
         "model": model,
-        "sampler": {"draws": draws, "tune": tune, "chains": chains, "seed": seed,
-                    "backend": backend},
+        "sampler": {
+            "draws": draws,
+            "tune": tune,
+            "chains": chains,
+            "seed": seed,
+            "backend": backend,
+        },
     }
     return ModelSpec.from_dict(raw, source=f"{csv.stem}.toml", base_dir=csv.parent)

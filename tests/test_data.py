@@ -107,8 +107,11 @@ def test_latent_node_as_column(frame):
     raw = dict(spec.raw)
     raw["dag"] = {**raw["dag"], "edges": [*raw["dag"]["edges"], "threat -> personal_ties"]}
     frame["disposition"] = 1.0
-    raw["dag"]["edges"] = [*raw["dag"]["edges"], "disposition -> participation",
-                           "disposition -> inst_ties"]
+    raw["dag"]["edges"] = [
+        *raw["dag"]["edges"],
+        "disposition -> participation",
+        "disposition -> inst_ties",
+    ]
     raw["dag"]["latent"] = ["disposition"]
     from embedcausal.spec import ModelSpec
 

@@ -105,8 +105,11 @@ def test_unidentified_effect_is_refused_then_assumed(sim_csv):
     bad = ModelSpec.from_dict(raw, source="confounded.toml", base_dir=sim_csv.parent)
     with pytest.raises(IdentificationError, match=r"inst_ties <- disposition -> participation"):
         fit(bad, **FAST)
-    raw["estimand"] = {**raw["estimand"], "effects": ["total"],
-                       "assume": ["disposition is absorbed by the within split"]}
+    raw["estimand"] = {
+        **raw["estimand"],
+        "effects": ["total"],
+        "assume": ["disposition is absorbed by the within split"],
+    }
     raw["dag"] = {**raw["dag"]}
     assumed = ModelSpec.from_dict(raw, source="assumed.toml", base_dir=sim_csv.parent)
     r = fit(assumed, draws=50, tune=50, chains=1)

@@ -102,13 +102,13 @@ def brute_force(tree, p, n_mc=4000, seed=0):
     for s in range(post.sizes["sample"]):
         d = post.isel(sample=s)
 
-        def re(prefix, i):
+        def re(prefix, i, d=d):
             return sum(
                 float(d[f"{prefix}_sigma_{g}"]) * float(d[f"{prefix}_z_{g}"][p.group_codes[g][i]])
                 for g in ("mission", "region", "country")
             )
 
-        def e(t_y, t_m):
+        def e(t_y, t_m, d=d):
             acc = 0.0
             for i in range(p.n_obs):
                 xm = p.X_m[i].copy()

@@ -7,7 +7,6 @@ vague posterior cannot pass.
 
 from __future__ import annotations
 
-import pytest
 from _specs import sim_spec
 
 from embedcausal.effects import effects_table
@@ -50,8 +49,9 @@ def test_institutional_mechanism_is_direct(tmp_path_factory):
 
 def test_disposition_within_removes_spurious_effect(tmp_path_factory):
     truth, within = fitted(tmp_path_factory, "disposition", mediator=None)
-    _, pooled = fitted(tmp_path_factory, "disposition", mediator=None, within=False,
-                       disposition=False)
+    _, pooled = fitted(
+        tmp_path_factory, "disposition", mediator=None, within=False, disposition=False
+    )
     assert truth["total"] == 0
     assert covers(within, "total", 0.0)
     assert pooled.loc["total", "hdi_low"] > 0, "the pooled model should show the spurious effect"

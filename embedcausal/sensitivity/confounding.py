@@ -1,0 +1,418 @@
+"""Bayesian sensitivity to an unobserved confounder: a grid over its strength.
+
+A latent confounder ``U`` (standard normal, one value per ``model.within_group`` level, e.g.
+per country — a disposition to cooperate) is added to the model with *fixed* strengths:
+
+* ``on_treatment`` γ_T: effect of one SD of U on the standardised treatment (a treatment model
+  ``z(T) ~ Normal(α + covariates·β + γ_T U, σ_T)`` is added so that U is informed by T);
+* ``on_mediator`` γ_M: on the mediator's linear predictor;
+* ``on_outcome`` γ_Y: on the outcome's log-odds.
+
+Each grid point is a full posterior of every effect (total, NDE, NIE) by g-computation.
+The strengths are ``pm.Data`` containers: the model is compiled once per worker process
+(:func:`embedcausal.parallel.worker_cache`) and each point only swaps the data
+(``nutpie``'s ``with_data``), so a 16-point grid costs one compilation, not sixteen.
+
+**Benchmarks.** The strength of an observed covariate X is measured on the same axes: its
+coefficient (per SD of X) in a regression of the standardised treatment on the adjustment set
+(γ_T axis) and in a logistic regression of the outcome on treatment and adjustment set
+(γ_Y axis). ``k ×`` those points are drawn on the contour plot, so one can say "a confounder
+k times as strong as alliance membership would be needed".
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import tempfile
+import warnings
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from embedcausal.parallel import GridPoint, run_grid, worker_cache
+
+from embedcausal.data import PreparedData, prepare, read_table
+from embedcausal.effects import effects_table, gcomp
+from embedcausal.errors import EmbedcausalError
+from embedcausal.fit import adjustment_for, diagnose, identification_for, sample_model
+from embedcausal.models import build_model, structure
+from embedcausal.spec import ModelSpec
+
+AXES = ("on_treatment", "on_mediator", "on_outcome")
+
+
+def grid_points(
+    on_treatment: Sequence[float], on_mediator: Sequence[float], on_outcome: Sequence[float]
+) -> list[GridPoint]:
+    """The Cartesian grid of strengths, one :class:`GridPoint` per combination."""
+    points = []
+    for gt, gm, gy in itertools.product(on_treatment, on_mediator, on_outcome):
+        key = f"t{float(gt):g}_m{float(gm):g}_y{float(gy):g}".replace("-", "n")
+        points.append(
+            GridPoint(
+                key, {"on_treatment": float(gt), "on_mediator": float(gm), "on_outcome": float(gy)}
+            )
+        )
+    return points
+
+
+def _prepared(spec: ModelSpec, data_path: str) -> PreparedData:
+    ident = identification_for(spec)
+    return prepare(spec, read_table(data_path), adjustment=adjustment_for(ident), source=data_path)
+
+
+def _compiled(context: dict[str, Any]):
+    """(spec, prepared, model, compiled nutpie model) for a context, cached per process."""
+
+    def build():
+        spec = ModelSpec.from_dict(
+            context["spec"], source=context["source"], base_dir=context["base_dir"]
+        )
+        prepared = _prepared(spec, context["data_path"])
+        model = build_model(spec, prepared, confounder=True)
+        compiled = None
+        if spec.sampler.backend == "nutpie":
+            import nutpie
+
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                compiled = nutpie.compile_pymc_model(model)
+        return spec, prepared, model, compiled
+
+    key = "confounder:" + json.dumps(
+        [context["spec"], context["data_path"], context["base_dir"]], sort_keys=True, default=str
+    )
+    return worker_cache(key, build)
+
+
+def fit_point(payload: dict[str, Any]) -> xr.Dataset:
+    """Fit one grid point (the task run by :func:`embedcausal.parallel.run_grid`).
+
+    Returns the effect draws (dims ``chain``, ``draw``) with the strengths and the sampler
+    diagnostics as attributes.
+    """
+    params = payload.get("params", payload)
+    spec, prepared, model, compiled = _compiled(payload)
+    values = {f"conf_{a}": float(params[a]) for a in AXES}
+    s = spec.sampler
+    if compiled is not None:
+        point_model = compiled.with_data(**values)
+    else:
+        import pymc as pm
+
+        with model:
+            pm.set_data(values)
+        point_model = None
+    idata = sample_model(
+        model,
+        backend=s.backend,
+        draws=s.draws,
+        tune=s.tune,
+        chains=s.chains,
+        seed=s.seed,
+        target_accept=s.target_accept,
+        progress=False,
+        compiled=point_model,
+    )
+    st = structure(spec, prepared, confounder=True)
+    ds = gcomp(
+        idata,
+        prepared,
+        st=st,
+        confounder_strength={
+            "outcome": values["conf_on_outcome"],
+            "mediator": values["conf_on_mediator"],
+        },
+    )
+    diag = diagnose(idata)
+    ds.attrs.update({a: float(params[a]) for a in AXES})
+    ds.attrs["diagnostics_ok"] = int(bool(diag["ok"]))
+    ds.attrs["diagnostics_problems"] = "; ".join(diag["problems"])
+    return ds
+
+
+def benchmarks(spec: ModelSpec, prepared: PreparedData, names: Sequence[str]) -> pd.DataFrame:
+    """Strength of observed covariates on the (on_treatment, on_outcome) axes, per SD.
+
+    Raises
+    ------
+    EmbedcausalError
+        If a benchmark is not in the adjustment set (its strength would not be comparable).
+    """
+    import statsmodels.api as sm
+
+    e = spec.estimand
+    cov = [p for p in prepared.y_predictors if p.node not in (e.treatment, e.mediator)]
+    cov_names = [p.node for p in cov]
+    for n in names:
+        if n not in cov_names:
+            raise EmbedcausalError(
+                f"{spec.source}: sensitivity.confounder.benchmark {n!r} is not in the adjustment "
+                f"set {cov_names}; expected an observed confounder the model adjusts for"
+            )
+    idx = [j for j, p in enumerate(prepared.y_predictors) if p.node in cov_names]
+    Xc = prepared.X_y[:, idx].copy()
+    # per-SD scaling for every covariate (binary ones are left 0/1 in the design)
+    Xc = (Xc - Xc.mean(axis=0)) / np.where(Xc.std(axis=0) > 0, Xc.std(axis=0), 1.0)
+    t = prepared.frame[spec.column(e.treatment)].to_numpy(dtype=float)
+    tz = (t - t.mean()) / t.std()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ols = sm.OLS(tz, sm.add_constant(Xc)).fit()
+        logit = sm.Logit(prepared.y, sm.add_constant(np.column_stack([tz, Xc]))).fit(disp=0)
+    rows = []
+    for n in names:
+        j = [p.node for p in (prepared.y_predictors[i] for i in idx)].index(n)
+        rows.append(
+            {
+                "benchmark": n,
+                "on_treatment": abs(float(ols.params[1 + j])),
+                "on_outcome": abs(float(logit.params[2 + j])),
+            }
+        )
+    return pd.DataFrame(rows, columns=["benchmark", "on_treatment", "on_outcome"])
+
+
+@dataclass(frozen=True)
+class ConfoundingResult:
+    """The grid's effects: one row per grid point × effect.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        Columns ``on_treatment, on_mediator, on_outcome, effect, mean, sd, hdi_low, hdi_high,
+        hdi_prob, excludes_zero, reliable``.
+    benchmarks : pandas.DataFrame
+        ``benchmark, on_treatment, on_outcome`` (per SD of the covariate).
+    computed, skipped : list of str
+        Grid keys fitted in this call and resumed from disk.
+    """
+
+    table: pd.DataFrame
+    benchmarks: pd.DataFrame
+    computed: list[str]
+    skipped: list[str]
+    out_dir: Path
+
+    def tipping_point(self, effect: str = "total") -> pd.DataFrame:
+        """Per ``on_treatment``, the smallest ``on_outcome`` whose interval includes 0."""
+        t = self.table[
+            (self.table["effect"] == effect)
+            & (self.table["on_mediator"] == self.table["on_mediator"].min())
+        ]
+        rows = []
+        for gt, grp in t.groupby("on_treatment"):
+            hit = grp.sort_values("on_outcome")
+            hit = hit[~hit["excludes_zero"]]
+            rows.append(
+                {
+                    "on_treatment": gt,
+                    "on_outcome": float(hit["on_outcome"].iloc[0]) if len(hit) else None,
+                }
+            )
+        return pd.DataFrame(rows)
+
+    def contour(self, effect: str = "total", *, ax=None, ks: Sequence[float] = (1, 2, 3)):
+        """Contour of the effect's posterior mean over (on_treatment, on_outcome).
+
+        Grid points whose interval includes 0 are hollow, those excluding 0 filled; the
+        benchmark covariates are drawn at k × their strength.
+        """
+        import matplotlib.pyplot as plt
+
+        t = self.table[
+            (self.table["effect"] == effect)
+            & (self.table["on_mediator"] == self.table["on_mediator"].min())
+        ]
+        piv = t.pivot_table(index="on_outcome", columns="on_treatment", values="mean")
+        if ax is None:
+            _, ax = plt.subplots(figsize=(6, 5))
+        xs, ys = piv.columns.to_numpy(float), piv.index.to_numpy(float)
+        if len(xs) > 1 and len(ys) > 1:
+            cs = ax.contour(xs, ys, piv.to_numpy(), levels=8, colors="0.4", linewidths=0.8)
+            ax.clabel(cs, fmt="%.3f", fontsize=7)
+            if piv.to_numpy().min() < 0 < piv.to_numpy().max():
+                ax.contour(xs, ys, piv.to_numpy(), levels=[0.0], colors="red", linewidths=2)
+        inc = t[~t["excludes_zero"]]
+        exc = t[t["excludes_zero"]]
+        ax.scatter(
+            exc["on_treatment"], exc["on_outcome"], c="black", s=25, label="interval excludes 0"
+        )
+        ax.scatter(
+            inc["on_treatment"],
+            inc["on_outcome"],
+            facecolors="none",
+            edgecolors="red",
+            s=40,
+            label="interval includes 0",
+        )
+        for _, b in self.benchmarks.iterrows():
+            for k in ks:
+                ax.scatter(
+                    k * b["on_treatment"], k * b["on_outcome"], marker="D", c="tab:blue", s=20
+                )
+                ax.annotate(
+                    f"{k:g}× {b['benchmark']}",
+                    (k * b["on_treatment"], k * b["on_outcome"]),
+                    fontsize=7,
+                    xytext=(3, 3),
+                    textcoords="offset points",
+                )
+        ax.set_xlabel("confounder → treatment (SD of treatment per SD of U)")
+        ax.set_ylabel("confounder → outcome (log-odds per SD of U)")
+        ax.set_title(f"{effect} effect under a latent confounder")
+        ax.legend(fontsize=7, loc="upper right")
+        return ax
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        return {
+            "table": self.table.to_dict(orient="records"),
+            "benchmarks": self.benchmarks.to_dict(orient="records"),
+            "tipping_point": self.tipping_point().to_dict(orient="records"),
+            "computed": self.computed,
+            "skipped": self.skipped,
+        }
+
+
+def confounding_sweep(
+    spec: ModelSpec,
+    out_dir: str | Path,
+    *,
+    data_path: str | Path | None = None,
+    on_treatment: Sequence[float] | None = None,
+    on_outcome: Sequence[float] | None = None,
+    on_mediator: Sequence[float] | None = None,
+    benchmark: Sequence[str] | None = None,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    hdi_prob: float = 0.9,
+) -> ConfoundingResult:
+    """Run the latent-confounder grid of a model file (``[sensitivity.confounder]``).
+
+    Parameters
+    ----------
+    spec : ModelSpec
+    out_dir : path
+        Directory for the sweep: ``points/<key>.nc`` per grid point, ``confounder.csv``,
+        ``confounder_benchmarks.csv`` and ``confounder_contour.png``.
+    data_path : path, optional
+        Data file (default: the model file's ``data.path``).
+    on_treatment, on_outcome, on_mediator, benchmark : optional
+        Override the model file's grid.
+    jobs, scheduler, resume, progress
+        See :func:`embedcausal.parallel.run_grid`.
+
+    Returns
+    -------
+    ConfoundingResult
+    """
+    conf = spec.sensitivity.confounder if spec.sensitivity else None
+    if conf is None and (on_treatment is None or on_outcome is None):
+        raise EmbedcausalError(
+            f"{spec.source}: no [sensitivity.confounder] table; expected on_treatment and "
+            "on_outcome lists in the model file"
+        )
+    gt = list(on_treatment if on_treatment is not None else conf.on_treatment)
+    gy = list(on_outcome if on_outcome is not None else conf.on_outcome)
+    gm = list(on_mediator if on_mediator is not None else (conf.on_mediator if conf else [0.0]))
+    if not spec.estimand.mediator:
+        gm = [0.0]
+    names = list(benchmark if benchmark is not None else (conf.benchmark if conf else []))
+    data_path = str(Path(data_path or spec.data_path).resolve())
+    context = {
+        "spec": spec.raw,
+        "source": spec.source,
+        "base_dir": str(spec.base_dir),
+        "data_path": data_path,
+    }
+    json.dumps(context)  # the context travels to worker processes: fail early if it cannot
+    prepared = _prepared(spec, data_path)  # validates before any sampling
+    bench = benchmarks(spec, prepared, names)
+    out = Path(out_dir)
+    result = run_grid(
+        fit_point,
+        grid_points(gt, gm, gy),
+        out / "confounder",
+        jobs=jobs,
+        scheduler=scheduler,
+        resume=resume,
+        progress=progress,
+        context=context,
+    )
+    rows = []
+    for key in result.keys:
+        ds = result.load(key)
+        table = effects_table(
+            ds, hdi_prob=hdi_prob, reliable=bool(ds.attrs.get("diagnostics_ok", 1))
+        )
+        for a in AXES:
+            table[a] = float(ds.attrs[a])
+        rows.append(table)
+    table = pd.concat(rows, ignore_index=True)
+    table = table[table["effect"] != "p_nie_gt_nde"].copy()
+    table["excludes_zero"] = (table["hdi_low"] > 0) | (table["hdi_high"] < 0)
+    table = (
+        table[
+            [
+                *AXES,
+                "effect",
+                "mean",
+                "sd",
+                "hdi_low",
+                "hdi_high",
+                "hdi_prob",
+                "excludes_zero",
+                "reliable",
+            ]
+        ]
+        .sort_values([*AXES, "effect"])
+        .reset_index(drop=True)
+    )
+    res = ConfoundingResult(
+        table=table,
+        benchmarks=bench,
+        computed=list(result.computed),
+        skipped=list(result.skipped),
+        out_dir=out,
+    )
+    _write_outputs(res, out)
+    return res
+
+
+def _atomic_write(path: Path, write) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+
+
+def _write_outputs(res: ConfoundingResult, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out.mkdir(parents=True, exist_ok=True)
+    _atomic_write(out / "confounder.csv", lambda p: res.table.to_csv(p, index=False))
+    _atomic_write(
+        out / "confounder_benchmarks.csv", lambda p: res.benchmarks.to_csv(p, index=False)
+    )
+    ax = res.contour()
+    _atomic_write(
+        out / "confounder_contour.png",
+        lambda p: ax.figure.savefig(p, dpi=120, bbox_inches="tight", format="png"),
+    )
+    plt.close(ax.figure)

@@ -1,0 +1,275 @@
+"""Run a model file's ``[sensitivity]`` table end to end (what ``embedcausal sensitivity`` does).
+
+Analyses, each optional in the model file:
+
+* ``confounder`` — the latent-confounder grid (:mod:`.confounding`), one file per grid point;
+* ``ovb`` — Cinelli–Hazlett omitted-variable bias of the linear-probability estimate (:mod:`.ovb`);
+* ``priors`` — power-scaling of the base fit, refits under alternative priors (:mod:`.priors`);
+* ``refuters`` — DoWhy refuters of a frequentist estimate of the same effect (:mod:`.refute`).
+
+Everything lands in one output directory; each file is written atomically, and with
+``resume=True`` finished grid points and a finished base fit are reused, not refitted.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from embedcausal.parallel import run_grid
+
+from embedcausal.errors import EmbedcausalError
+from embedcausal.fit import adjustment_for, fit, identification_for, load_run
+from embedcausal.sensitivity.confounding import _atomic_write, confounding_sweep
+from embedcausal.spec import ModelSpec, load_spec
+
+ANALYSES = ("confounder", "ovb", "priors", "refuters")
+
+
+@dataclass
+class SensitivityResult:
+    """What a sensitivity run produced (each part ``None`` when not run)."""
+
+    out_dir: Path
+    spec_name: str
+    confounder: Any = None
+    ovb: Any = None
+    power_scaling: pd.DataFrame | None = None
+    prior_sets: pd.DataFrame | None = None
+    refuters: Any = None
+    files: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form."""
+        out: dict[str, Any] = {
+            "model": self.spec_name,
+            "out": str(self.out_dir),
+            "files": self.files,
+        }
+        if self.confounder is not None:
+            out["confounder"] = self.confounder.to_dict()
+        if self.ovb is not None:
+            out["ovb"] = self.ovb.to_dict()
+        if self.power_scaling is not None:
+            out["power_scaling"] = self.power_scaling.to_dict(orient="records")
+        if self.prior_sets is not None:
+            out["prior_sets"] = self.prior_sets.to_dict(orient="records")
+        if self.refuters is not None:
+            out["refuters"] = self.refuters.to_dict()
+        return out
+
+    def summary(self) -> str:
+        """Plain-text report."""
+        from embedcausal.report import format_table
+
+        lines = [f"sensitivity analyses of {self.spec_name} -> {self.out_dir}"]
+        if self.confounder is not None:
+            c = self.confounder
+            lines += [
+                "",
+                f"latent confounder grid ({len(c.computed)} fitted, {len(c.skipped)} resumed):",
+            ]
+            cols = [
+                "on_treatment",
+                "on_mediator",
+                "on_outcome",
+                "effect",
+                "mean",
+                "hdi_low",
+                "hdi_high",
+                "excludes_zero",
+            ]
+            lines.append(c.table[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+            lines.append("tipping point (smallest on_outcome whose interval includes 0):")
+            lines.append(c.tipping_point().to_string(index=False))
+            if len(c.benchmarks):
+                lines.append("benchmarks (per SD of the covariate):")
+                lines.append(c.benchmarks.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
+        if self.ovb is not None:
+            lines += ["", "omitted-variable bias (linear probability model):", self.ovb.summary()]
+        if self.power_scaling is not None:
+            lines += [
+                "",
+                "power-scaling prior sensitivity:",
+                self.power_scaling.to_string(index=False),
+            ]
+        if self.prior_sets is not None:
+            lines += ["", "effects under alternative prior sets:"]
+            for name, grp in self.prior_sets.groupby("prior_set", sort=False):
+                lines += [f"[{name}]", format_table(grp.drop(columns="prior_set"))]
+        if self.refuters is not None:
+            lines += ["", "DoWhy refuters:", self.refuters.summary()]
+        return "\n".join(lines)
+
+
+def run_sensitivity(
+    model: str | Path | ModelSpec,
+    out: str | Path,
+    *,
+    jobs: int = 1,
+    scheduler: str | None = None,
+    resume: bool = False,
+    progress: bool = False,
+    draws: int | None = None,
+    tune: int | None = None,
+    chains: int | None = None,
+    only: Sequence[str] | None = None,
+) -> SensitivityResult:
+    """Run the sensitivity analyses of a model file into ``out``.
+
+    Parameters
+    ----------
+    model : path or ModelSpec
+        A model file with a ``[sensitivity]`` table.
+    out : path
+        Output directory. An existing one is refused unless ``resume=True``.
+    jobs, scheduler : optional
+        Local worker processes, or a Dask scheduler address (``tcp://HOST:PORT``).
+    resume : bool
+        Continue an interrupted run: finished grid points and fits are not redone.
+    draws, tune, chains : optional
+        Sampler overrides for every fit of the run.
+    only : sequence of str, optional
+        Subset of ``confounder``, ``ovb``, ``priors``, ``refuters``.
+    """
+    spec = model if isinstance(model, ModelSpec) else load_spec(model)
+    overrides = {
+        k: v for k, v in dict(draws=draws, tune=tune, chains=chains).items() if v is not None
+    }
+    if overrides:
+        spec = spec.replace(sampler=overrides)
+    s = spec.sensitivity
+    if s is None:
+        raise EmbedcausalError(
+            f"{spec.source}: no [sensitivity] table; expected at least one of "
+            + ", ".join(f"[sensitivity.{a}]" for a in ANALYSES)
+        )
+    wanted = [a for a in (only or ANALYSES) if getattr(s, a) is not None]
+    if not wanted:
+        raise EmbedcausalError(
+            f"{spec.source}: none of {list(only or ANALYSES)} is set in [sensitivity]"
+        )
+    identification_for(spec)  # refuse an unidentified effect before any work
+    out = Path(out)
+    marker = out / "sensitivity.json"
+    if out.exists() and any(out.iterdir()) and not resume:
+        raise EmbedcausalError(
+            f"--out {out}: exists and is not empty; pass --resume to continue it, or choose "
+            "another directory"
+        )
+    out.mkdir(parents=True, exist_ok=True)
+    result = SensitivityResult(out_dir=out, spec_name=spec.name)
+    if "confounder" in wanted:
+        result.confounder = confounding_sweep(
+            spec, out, jobs=jobs, scheduler=scheduler, resume=resume, progress=progress
+        )
+        result.files += ["confounder.csv", "confounder_benchmarks.csv", "confounder_contour.png"]
+    if "ovb" in wanted:
+        result.ovb = _ovb(spec, out)
+        result.files += ["ovb.json", "ovb_contour.png"]
+    if "priors" in wanted:
+        _priors(spec, out, result, jobs=jobs, scheduler=scheduler, resume=resume, progress=progress)
+    if "refuters" in wanted:
+        from embedcausal.sensitivity.refute import refute
+
+        r = s.refuters
+        result.refuters = refute(spec, methods=r.methods, simulations=r.simulations)
+        _atomic_write(
+            out / "refuters.json", lambda p: Path(p).write_text(_dumps(result.refuters.to_dict()))
+        )
+        result.files.append("refuters.json")
+    _atomic_write(marker, lambda p: Path(p).write_text(_dumps(result.to_dict())))
+    return result
+
+
+def _dumps(obj: Any) -> str:
+    from embedcausal.cli import _clean
+
+    return json.dumps(_clean(obj), indent=2, default=str)
+
+
+def _ovb(spec: ModelSpec, out: Path):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from embedcausal.sensitivity.ovb import ovb
+
+    from embedcausal.data import load_data, validate
+
+    settings = spec.sensitivity.ovb
+    adjustment = adjustment_for(identification_for(spec))
+    frame, _ = validate(spec, load_data(spec), adjustment=adjustment)
+    e = spec.estimand
+    covs = [spec.column(a) for a in adjustment if a not in (e.treatment, e.mediator, e.outcome)]
+    res = ovb(
+        frame,
+        outcome=spec.column(e.outcome),
+        treatment=spec.column(e.treatment),
+        covariates=covs,
+        fixed_effects=list(settings.fixed_effects),
+        benchmark=[spec.column(b) for b in settings.benchmark],
+        kd=list(settings.kd),
+        q=settings.q,
+        alpha=settings.alpha,
+    )
+    _atomic_write(out / "ovb.json", lambda p: Path(p).write_text(_dumps(res.to_dict())))
+    ax = res.contour()
+    _atomic_write(
+        out / "ovb_contour.png",
+        lambda p: ax.figure.savefig(p, dpi=120, bbox_inches="tight", format="png"),
+    )
+    plt.close(ax.figure)
+    return res
+
+
+def _priors(spec, out, result, *, jobs, scheduler, resume, progress) -> None:
+    from embedcausal.effects import effects_table
+    from embedcausal.sensitivity.priors import fit_prior_set, power_scaling, prior_set_points
+
+    settings = spec.sensitivity.priors
+    base_dir = out / "base_fit"
+    if resume and (base_dir / "run.json").is_file():
+        base = load_run(base_dir)
+    else:
+        base = fit(spec)
+        base.save(base_dir, overwrite=True)
+    rows = [base.effects.assign(prior_set="base")]
+    if settings.power_scaling:
+        result.power_scaling = power_scaling(base)
+        _atomic_write(
+            out / "power_scaling.csv", lambda p: result.power_scaling.to_csv(p, index=False)
+        )
+        result.files.append("power_scaling.csv")
+    points = prior_set_points(spec)
+    if points:
+        context = {
+            "spec": spec.raw,
+            "source": spec.source,
+            "base_dir": str(spec.base_dir),
+            "data_path": str(spec.data_path),
+        }
+        grid = run_grid(
+            fit_prior_set,
+            points,
+            out / "priors",
+            jobs=jobs,
+            scheduler=scheduler,
+            resume=resume,
+            progress=progress,
+            context=context,
+        )
+        for key in grid.keys:
+            ds = grid.load(key)
+            rows.append(
+                effects_table(ds, reliable=bool(ds.attrs.get("diagnostics_ok", 1))).assign(
+                    prior_set=ds.attrs["prior_set"]
+                )
+            )
+    result.prior_sets = pd.concat(rows, ignore_index=True)
+    _atomic_write(out / "prior_sets.csv", lambda p: result.prior_sets.to_csv(p, index=False))
+    result.files += ["base_fit", "prior_sets.csv"]

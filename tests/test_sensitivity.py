@@ -1,0 +1,155 @@
+"""The latent-confounder sweep: recovers the simulated confounding, resumes without refitting."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _specs import sim_spec
+
+from embedcausal.errors import EmbedcausalError
+from embedcausal.sensitivity.confounding import confounding_sweep, grid_points
+from embedcausal.simulate import simulate
+
+REPO = Path(__file__).resolve().parents[1]
+SAMPLER = {"draws": 200, "tune": 200, "chains": 2}
+
+
+@pytest.fixture(scope="module")
+def disposition(tmp_path_factory):
+    path = tmp_path_factory.mktemp("disp") / "disposition.csv"
+    sim = simulate("disposition", seed=5, n_countries=60, n_missions=20)
+    sim.save(path)
+    return path, sim
+
+
+def true_strength(sim) -> tuple[float, float]:
+    """The simulated disposition's strength on the sweep's axes (per SD of U).
+
+    Outcome axis: the log-odds coefficient of U. Treatment axis: the slope of the standardised
+    tie count on U, d E[I | U] / dU / sd(I) = ties_disposition * mean(I) / sd(I) for the
+    log-linear Poisson tie model.
+    """
+    p = sim.truth["parameters"]
+    t = sim.data["inst_ties"].to_numpy(float)
+    return p["ties_disposition"] * t.mean() / t.std(), p["y_disposition"]
+
+
+def test_grid_keys_are_unique_and_safe():
+    pts = grid_points([0, 0.5, -1], [0], [0, 1.25])
+    keys = [p.key for p in pts]
+    assert len(set(keys)) == 6 and all("/" not in k for k in keys)
+    assert pts[0].params == {"on_treatment": 0.0, "on_mediator": 0.0, "on_outcome": 0.0}
+
+
+def test_naive_effect_explained_by_true_confounder(disposition, tmp_path):
+    path, sim = disposition
+    gt, gy = true_strength(sim)
+    spec = sim_spec(path, mediator=None, within=False, disposition=False, **SAMPLER)
+    res = confounding_sweep(
+        spec,
+        tmp_path / "sweep",
+        on_treatment=[0.0, round(gt, 2)],
+        on_outcome=[0.0, round(gy, 2)],
+        benchmark=["threat", "alliance"],
+    )
+    t = res.table[res.table["effect"] == "total"].set_index(["on_treatment", "on_outcome"])
+    naive = t.loc[(0.0, 0.0)]
+    assert naive["hdi_low"] > 0, "without a confounder the spurious effect should show"
+    at_truth = t.loc[(round(gt, 2), round(gy, 2))]
+    assert not at_truth["excludes_zero"], "a confounder of the true strength explains it away"
+    assert at_truth["mean"] < naive["mean"]
+    tp = res.tipping_point().set_index("on_treatment")
+    assert tp.loc[round(gt, 2), "on_outcome"] == pytest.approx(round(gy, 2))
+    assert set(res.benchmarks["benchmark"]) == {"threat", "alliance"}
+    for f in ("confounder.csv", "confounder_benchmarks.csv", "confounder_contour.png"):
+        assert (tmp_path / "sweep" / f).stat().st_size > 0
+    assert len(res.computed) == 4 and res.skipped == []
+
+
+def test_benchmark_must_be_adjusted_for(disposition, tmp_path):
+    path, _ = disposition
+    spec = sim_spec(path, mediator=None, within=False, disposition=False, **SAMPLER)
+    with pytest.raises(EmbedcausalError, match=r"benchmark 'hierarchy' is not in the adjustment"):
+        confounding_sweep(spec, tmp_path, on_treatment=[0], on_outcome=[0], benchmark=["hierarchy"])
+
+
+def write_model(path: Path, csv: Path) -> Path:
+    text = f"""
+name = "resume test"
+[data]
+path = "{csv}"
+[dag]
+edges = ["inst_ties -> participation", "threat -> inst_ties", "threat -> participation"]
+[estimand]
+treatment = "inst_ties"
+outcome = "participation"
+[model]
+varying = ["mission", "country"]
+[sampler]
+draws = 100
+tune = 100
+chains = 1
+seed = 3
+[sensitivity.confounder]
+on_treatment = [0.0, 0.5, 1.0]
+on_outcome = [0.0, 1.0]
+"""
+    path.write_text(text)
+    return path
+
+
+def run_cli(*args, **kw):
+    return subprocess.run(
+        [sys.executable, "-m", "embedcausal.cli", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+        **kw,
+    )
+
+
+def test_killed_sweep_resumes_with_same_table(disposition, tmp_path):
+    path, _ = disposition
+    model = write_model(tmp_path / "m.toml", path)
+    full = run_cli("sensitivity", str(model), "--out", str(tmp_path / "full"), "--json")
+    assert full.returncode == 0, full.stderr
+    expected = json.loads(full.stdout)["confounder"]["table"]
+
+    out = tmp_path / "killed"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "embedcausal.cli", "sensitivity", str(model), "--out", str(out)],
+        cwd=REPO,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    points = out / "confounder" / "points"
+    deadline = time.time() + 300
+    while time.time() < deadline and len(list(points.glob("*.nc"))) < 2:
+        time.sleep(0.2)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    done_before = {p.stem for p in points.glob("*.nc")}
+    assert 2 <= len(done_before) < 6
+
+    again = run_cli("sensitivity", str(model), "--out", str(out))
+    assert again.returncode == 2 and "--resume" in again.stderr
+
+    resumed = run_cli("sensitivity", str(model), "--out", str(out), "--resume", "--json")
+    assert resumed.returncode == 0, resumed.stderr
+    body = json.loads(resumed.stdout)["confounder"]
+    assert set(body["skipped"]) == done_before
+    assert len(body["computed"]) == 6 - len(done_before)
+    got = {(r["on_treatment"], r["on_outcome"], r["effect"]): r["mean"] for r in body["table"]}
+    want = {(r["on_treatment"], r["on_outcome"], r["effect"]): r["mean"] for r in expected}
+    assert got.keys() == want.keys()
+    np.testing.assert_allclose([got[k] for k in want], [want[k] for k in want], rtol=1e-12)
