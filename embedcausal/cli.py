@@ -100,9 +100,11 @@ def cmd_identify(args: argparse.Namespace) -> int:
     out = []
     for path in args.models:
         spec = load_spec(path)
-        estimands = [args.estimand] if args.estimand else [
-            "ate" if e == "total" else e for e in spec.estimand.effect_list
-        ]
+        estimands = (
+            [args.estimand]
+            if args.estimand
+            else ["ate" if e == "total" else e for e in spec.estimand.effect_list]
+        )
         for est in estimands:
             res = identify(spec, estimand=est)
             out.append({"file": str(path), **res.to_dict()})
@@ -111,8 +113,10 @@ def cmd_identify(args: argparse.Namespace) -> int:
         return 0
     for r in out:
         status = "identified" if r["identified"] else "NOT identified"
-        print(f"{r['file']}: {r['estimand']} of {r['treatment']} on {r['outcome']}: {status}"
-              + (f" ({r['kind']})" if r.get("kind") else ""))
+        print(
+            f"{r['file']}: {r['estimand']} of {r['treatment']} on {r['outcome']}: {status}"
+            + (f" ({r['kind']})" if r.get("kind") else "")
+        )
         if r.get("adjustment_set") is not None:
             print(f"  adjustment set: {{{', '.join(r['adjustment_set'])}}}")
         for key in ("frontdoor_set", "instruments"):
@@ -182,8 +186,13 @@ def cmd_fit(args: argparse.Namespace) -> int:
     )
     run.save(out, overwrite=args.overwrite)
     if args.json:
-        _emit_json({"out": str(out), "diagnostics": run.diagnostics,
-                    "effects": run.effects.to_dict(orient="records")})
+        _emit_json(
+            {
+                "out": str(out),
+                "diagnostics": run.diagnostics,
+                "effects": run.effects.to_dict(orient="records"),
+            }
+        )
     else:
         print(f"wrote {out}")
         print(format_effects(run))
@@ -257,23 +266,45 @@ def build_parser() -> argparse.ArgumentParser:
         sp.add_argument("--debug", action="store_true", help="show full tracebacks on errors")
         return sp
 
-    sp = add("check", "Validate model files and summarise nodes, roles, edges and data columns.", cmd_check)
+    sp = add(
+        "check",
+        "Validate model files and summarise nodes, roles, edges and data columns.",
+        cmd_check,
+    )
     sp.add_argument("models", nargs="+", metavar="MODEL", help="model files (TOML)")
 
-    sp = add("identify", "Say which effects the model file's DAG identifies, how, and why not.", cmd_identify)
+    sp = add(
+        "identify",
+        "Say which effects the model file's DAG identifies, how, and why not.",
+        cmd_identify,
+    )
     sp.add_argument("models", nargs="+", metavar="MODEL", help="model files (TOML)")
-    sp.add_argument("--estimand", choices=["ate", "nde", "nie"],
-                    help="effect to identify (default: every effect the model file asks for)")
+    sp.add_argument(
+        "--estimand",
+        choices=["ate", "nde", "nie"],
+        help="effect to identify (default: every effect the model file asks for)",
+    )
 
     sp = add("dag", "Draw a model file's DAG (latent nodes dashed, roles coloured).", cmd_dag)
     sp.add_argument("model", metavar="MODEL", help="model file (TOML)")
     sp.add_argument("--out", metavar="FILE", help="output .svg or .png (default: print DOT)")
 
-    sp = add("simulate", "Simulate a panel under a rival mechanism, with ground-truth effects.", cmd_simulate)
-    sp.add_argument("mechanism", metavar="MECHANISM",
-                    help="institutional, personal, disposition or side_payment")
-    sp.add_argument("--out", required=True, metavar="FILE.csv",
-                    help="data file to write; the truth goes beside it as FILE.truth.json")
+    sp = add(
+        "simulate",
+        "Simulate a panel under a rival mechanism, with ground-truth effects.",
+        cmd_simulate,
+    )
+    sp.add_argument(
+        "mechanism",
+        metavar="MECHANISM",
+        help="institutional, personal, disposition or side_payment",
+    )
+    sp.add_argument(
+        "--out",
+        required=True,
+        metavar="FILE.csv",
+        help="data file to write; the truth goes beside it as FILE.truth.json",
+    )
     sp.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     sp.add_argument("--countries", type=int, default=80, help="number of countries (default 80)")
     sp.add_argument("--missions", type=int, default=30, help="number of missions (default 30)")
@@ -281,12 +312,18 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("fit", "Fit a model file and save the run (posterior, effects, diagnostics).", cmd_fit)
     sp.add_argument("model", metavar="MODEL", help="model file (TOML)")
     sp.add_argument("--out", required=True, metavar="DIR", help="run directory to write")
-    sp.add_argument("--data", metavar="FILE", help="data file instead of the model file's data.path")
+    sp.add_argument(
+        "--data", metavar="FILE", help="data file instead of the model file's data.path"
+    )
     sp.add_argument("--draws", type=int, help="posterior draws per chain (default: model file)")
     sp.add_argument("--tune", type=int, help="tuning steps per chain (default: model file)")
     sp.add_argument("--chains", type=int, help="number of chains (default: model file)")
     sp.add_argument("--seed", type=int, help="random seed (default: model file)")
-    sp.add_argument("--sampler", choices=["nutpie", "pymc"], help="NUTS implementation (default: model file, else nutpie)")
+    sp.add_argument(
+        "--sampler",
+        choices=["nutpie", "pymc"],
+        help="NUTS implementation (default: model file, else nutpie)",
+    )
     sp.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
 
     sp = add("effects", "Print the effects table of a saved run.", cmd_effects)
@@ -297,16 +334,23 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("sensitivity", "Run the model file's [sensitivity] analyses.", cmd_sensitivity)
     sp.add_argument("model", metavar="MODEL", help="model file with a [sensitivity] table")
-    sp.add_argument("--out", required=True, metavar="DIR", help="sweep directory (one file per grid point)")
+    sp.add_argument(
+        "--out", required=True, metavar="DIR", help="sweep directory (one file per grid point)"
+    )
     sp.add_argument("--jobs", type=int, default=1, help="local worker processes (default 1)")
-    sp.add_argument("--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786")
+    sp.add_argument(
+        "--scheduler", metavar="ADDR", help="Dask scheduler address, e.g. tcp://127.0.0.1:8786"
+    )
     sp.add_argument("--resume", action="store_true", help="continue an interrupted sweep in --out")
     sp.add_argument("--draws", type=int, help="posterior draws per chain per grid point")
     sp.add_argument("--tune", type=int, help="tuning steps per chain per grid point")
     sp.add_argument("--chains", type=int, help="chains per grid point")
-    sp.add_argument("--only", action="append",
-                    choices=["confounder", "ovb", "priors", "refuters"],
-                    help="run only these analyses (repeatable; default: all in the model file)")
+    sp.add_argument(
+        "--only",
+        action="append",
+        choices=["confounder", "ovb", "priors", "refuters"],
+        help="run only these analyses (repeatable; default: all in the model file)",
+    )
     return p
 
 

@@ -34,14 +34,22 @@ class Comparison:
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
         rows = self.table.reset_index(names="model").to_dict(orient="records")
-        return {"models": rows, "pareto_k_bad": self.pareto_k, "n_obs": self.n_obs,
-                "pareto_k_threshold": PARETO_K_BAD}
+        return {
+            "models": rows,
+            "pareto_k_bad": self.pareto_k,
+            "n_obs": self.n_obs,
+            "pareto_k_threshold": PARETO_K_BAD,
+        }
 
     def summary(self) -> str:
         """Plain-text report."""
         lines = [self.table.to_string(float_format=lambda x: f"{x:.2f}"), ""]
         for name, n in self.pareto_k.items():
-            flag = f"{n} observation(s) with Pareto k > {PARETO_K_BAD}: LOO unreliable" if n else "all Pareto k <= 0.7"
+            flag = (
+                f"{n} observation(s) with Pareto k > {PARETO_K_BAD}: LOO unreliable"
+                if n
+                else "all Pareto k <= 0.7"
+            )
             lines.append(f"{name}: {flag}")
         return "\n".join(lines)
 
@@ -66,7 +74,9 @@ def compare_runs(runs: dict[str, Any]) -> Comparison:
             raise EmbedcausalError(
                 f"run {name!r} has no log_likelihood group; refit it with embedcausal fit"
             )
-    rows = {name: tuple(map(str, r.idata["log_likelihood"]["obs"].values)) for name, r in runs.items()}
+    rows = {
+        name: tuple(map(str, r.idata["log_likelihood"]["obs"].values)) for name, r in runs.items()
+    }
     if len(set(rows.values())) > 1:
         raise EmbedcausalError(
             "runs were fitted to different rows ("

@@ -182,9 +182,7 @@ def _treatment_model(spec: ModelSpec, prepared: PreparedData, u, priors) -> None
     t = prepared.frame[spec.column(e.treatment)].to_numpy(dtype=float)
     tz = (t - t.mean()) / (t.std() or 1.0)
     covs = [
-        j
-        for j, p in enumerate(prepared.y_predictors)
-        if p.node not in (e.treatment, e.mediator)
+        j for j, p in enumerate(prepared.y_predictors) if p.node not in (e.treatment, e.mediator)
     ]
     b0 = priors["intercept"].to_pymc("t_intercept")
     eta = b0 + pm.modelcontext(None)["conf_on_treatment"] * u

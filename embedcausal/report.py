@@ -28,9 +28,7 @@ def format_table(table: pd.DataFrame) -> str:
     lines = [head, "-" * len(head)]
     for _, r in table.iterrows():
         hdi = (
-            f"[{_num(r['hdi_low'])}, {_num(r['hdi_high'])}]"
-            if not math.isnan(r["hdi_low"])
-            else ""
+            f"[{_num(r['hdi_low'])}, {_num(r['hdi_high'])}]" if not math.isnan(r["hdi_low"]) else ""
         )
         label = _LABELS.get(r["effect"], r["effect"])
         lines.append(f"{label:<32} {_num(r['mean']):>9} {_num(r['sd']):>9} {hdi:>21}")
