@@ -20,7 +20,6 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import xarray as xr
-from scipy import stats
 
 from embedcausal.data import PreparedData, mediator_transform
 from embedcausal.models import Structure, mediator_scale, structure
@@ -151,8 +150,6 @@ def gcomp(
     T0 = np.full(nrow, t0)
     T1 = np.full(nrow, t1)
     fam = spec.model.mediator_family
-    rng = np.random.default_rng(seed)
-    u = rng.random((_MC_DRAWS, nrow)) if fam in ("poisson", "negbinomial") else None
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("total", "nde", "nie")}
     yp, mp = prepared.y_predictors, prepared.m_predictors
     for start in range(0, n, chunk):
@@ -179,7 +176,12 @@ def gcomp(
         )
         mediator = {
             t: _mediator_support(
-                _eta(base_m, coef_m, prepared, mp, {e.treatment: T}), post, draws, prepared, u
+                _eta(base_m, coef_m, prepared, mp, {e.treatment: T}),
+                post,
+                draws,
+                prepared,
+                # the same stream for t0 and t1: common random numbers for count mediators
+                np.random.default_rng([seed, start]),
             )
             for t, T in (("0", T0), ("1", T1))
         }
@@ -224,7 +226,7 @@ def gcomp(
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def _mediator_support(eta_m, post, draws, prepared, u):
+def _mediator_support(eta_m, post, draws, prepared, rng):
     """(values, weights): raw mediator values per node and quadrature/MC weights."""
     fam = prepared.spec.model.mediator_family
     if fam == "gaussian":
@@ -238,11 +240,10 @@ def _mediator_support(eta_m, post, draws, prepared, u):
         p = _expit(eta_m)
         return [np.zeros_like(p), np.ones_like(p)], [1.0 - p, p]
     mu = np.exp(eta_m)
-    if fam == "poisson":
-        draws_ = [stats.poisson.ppf(uk[None, :], mu) for uk in u]
-    else:
+    if fam == "negbinomial":  # a gamma-Poisson mixture with PyMC's (mu, alpha)
         alpha = np.asarray(post["m_alpha"].isel(sample=draws).values)[:, None]
-        draws_ = [stats.nbinom.ppf(uk[None, :], alpha, alpha / (mu + alpha)) for uk in u]
+        mu = rng.gamma(alpha, mu / alpha, size=(_MC_DRAWS, *mu.shape))
+    draws_ = list(rng.poisson(np.broadcast_to(mu, (_MC_DRAWS, *eta_m.shape))))
     weight = 1.0 / len(draws_)
     return [mediator_transform(d, fam) for d in draws_], [weight] * len(draws_)
 

@@ -20,6 +20,7 @@ def sim_spec(
     chains: int = 2,
     seed: int = 1,
     backend: str = "nutpie",
+    varying: tuple[str, ...] = ("mission", "region/country"),
 ) -> ModelSpec:
     """A spec for a simulated panel: I -> M -> Y, I -> Y, threat confounds, optional latent U."""
     edges = [
@@ -45,7 +46,7 @@ def sim_spec(
         ]
         dag["latent"] = ["disposition"]
         dag["constant_within"] = {"disposition": "country"}
-    model: dict = {"varying": ["mission", "region/country"]}
+    model: dict = {"varying": list(varying)}
     if within:
         model["within_between"] = ["inst_ties", *([mediator] if mediator else [])]
     estimand = {"treatment": "inst_ties", "outcome": "participation"}

@@ -19,13 +19,13 @@ from embedcausal.sensitivity.confounding import confounding_sweep, grid_points
 from embedcausal.simulate import simulate
 
 REPO = Path(__file__).resolve().parents[1]
-SAMPLER = {"draws": 200, "tune": 200, "chains": 2}
+SAMPLER = {"draws": 300, "tune": 300, "chains": 2}
 
 
 @pytest.fixture(scope="module")
 def disposition(tmp_path_factory):
     path = tmp_path_factory.mktemp("disp") / "disposition.csv"
-    sim = simulate("disposition", seed=5, n_countries=60, n_missions=20)
+    sim = simulate("disposition", seed=11, n_countries=60, n_missions=20)
     sim.save(path)
     return path, sim
 

@@ -101,13 +101,14 @@ def fit_point(payload: dict[str, Any]) -> xr.Dataset:
     spec, prepared, model, compiled = _compiled(payload)
     values = {f"conf_{a}": float(params[a]) for a in AXES}
     s = spec.sampler
+    shared = {k: v for k, v in values.items() if spec.estimand.mediator or "mediator" not in k}
     if compiled is not None:
-        point_model = compiled.with_data(**values)
+        point_model = compiled.with_data(**shared)
     else:
         import pymc as pm
 
         with model:
-            pm.set_data(values)
+            pm.set_data(shared)
         point_model = None
     idata = sample_model(
         model,
