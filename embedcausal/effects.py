@@ -149,7 +149,6 @@ def gcomp(
     nrow = prepared.n_obs
     T0 = np.full(nrow, t0)
     T1 = np.full(nrow, t1)
-    fam = spec.model.mediator_family
     out: dict[str, list[np.ndarray]] = {k: [] for k in ("total", "nde", "nie")}
     yp, mp = prepared.y_predictors, prepared.m_predictors
     for start in range(0, n, chunk):

@@ -32,13 +32,12 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import xarray as xr
 
 from embedcausal.errors import EmbedcausalError
 
-T = TypeVar("T")
 _KEY = re.compile(r"^[A-Za-z0-9._-]+$")
 _CACHE: dict[str, Any] = {}
 
@@ -59,7 +58,7 @@ class GridPoint:
     params: dict = field(default_factory=dict)
 
 
-def worker_cache(key: str, factory: Callable[[], T]) -> T:
+def worker_cache[T](key: str, factory: Callable[[], T]) -> T:
     """Return the object cached under ``key`` in this process, building it once with ``factory``.
 
     Works the same in-process, in a pool process and on a Dask worker: each process builds
@@ -143,7 +142,7 @@ def _readable(path: Path) -> bool:
         with xr.open_dataset(path, engine="h5netcdf") as ds:
             ds.load()
         return True
-    except Exception:  # noqa: BLE001 - any failure means the file must be recomputed
+    except Exception:  # any failure means the file must be recomputed
         return False
 
 
@@ -277,7 +276,7 @@ def run_grid(
                     result = _run_one(task, payload)
                 except (KeyboardInterrupt, SystemExit):
                     raise
-                except Exception as exc:  # noqa: BLE001 - reported with its key below
+                except Exception as exc:  # reported with its key below
                     done(key, None, exc)
                 else:
                     done(key, result, None)
@@ -316,7 +315,7 @@ def _run_pool(task, payloads: dict[str, dict], jobs: int, done) -> None:
                 key = futures[fut]
                 try:
                     result = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker's failure, with its key
+                except Exception as exc:  # a worker's failure, with its key
                     done(key, None, exc)
                 else:
                     done(key, result, None)
@@ -354,7 +353,7 @@ def _run_dask(task, payloads: dict[str, dict], address: str, done) -> None:
                 key = futures[fut]
                 try:
                     result = fut.result()
-                except Exception as exc:  # noqa: BLE001 - a worker's failure, with its key
+                except Exception as exc:  # a worker's failure, with its key
                     done(key, None, exc)
                 else:
                     done(key, result, None)

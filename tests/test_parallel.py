@@ -107,7 +107,7 @@ def test_resume_skips_finished_points(tmp_path):
 def test_resume_refuses_changed_grid(tmp_path):
     ctx = {"log": str(tmp_path / "log")}
     run_grid(square, grid(2), tmp_path / "out", context=ctx, progress=False)
-    with pytest.raises(EmbedcausalError, match="context .* differ"):
+    with pytest.raises(EmbedcausalError, match=r"context .* differ"):
         run_grid(
             square,
             grid(2),

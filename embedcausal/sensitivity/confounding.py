@@ -35,13 +35,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import xarray as xr
-from embedcausal.parallel import GridPoint, run_grid, worker_cache
 
 from embedcausal.data import PreparedData, prepare, read_table
 from embedcausal.effects import effects_table, gcomp
 from embedcausal.errors import EmbedcausalError
 from embedcausal.fit import adjustment_for, diagnose, identification_for, sample_model
 from embedcausal.models import build_model, structure
+from embedcausal.parallel import GridPoint, run_grid, worker_cache
 from embedcausal.spec import ModelSpec
 
 AXES = ("on_treatment", "on_mediator", "on_outcome")
