@@ -20,12 +20,12 @@ from typing import Any
 
 import pandas as pd
 import xarray as xr
-from embedcausal.parallel import GridPoint
 
 from embedcausal.data import prepare, read_table
 from embedcausal.effects import gcomp
 from embedcausal.fit import Run, adjustment_for, diagnose, identification_for, sample_model
 from embedcausal.models import build_model
+from embedcausal.parallel import GridPoint
 from embedcausal.spec import ModelSpec
 
 EFFECTS = ("total", "nde", "nie")

@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-from embedcausal.parallel import run_grid
 
 from embedcausal.errors import EmbedcausalError
 from embedcausal.fit import adjustment_for, fit, identification_for, load_run
+from embedcausal.parallel import run_grid
 from embedcausal.sensitivity.confounding import _atomic_write, confounding_sweep
 from embedcausal.spec import ModelSpec, load_spec
 
@@ -197,9 +197,9 @@ def _ovb(spec: ModelSpec, out: Path):
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    from embedcausal.sensitivity.ovb import ovb
 
     from embedcausal.data import load_data, validate
+    from embedcausal.sensitivity.ovb import ovb
 
     settings = spec.sensitivity.ovb
     adjustment = adjustment_for(identification_for(spec))
