@@ -8,8 +8,6 @@ traceback only with ``--debug``); long-running steps show a progress bar on a te
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -25,24 +23,10 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"error: {message} (see `{self.prog} --help`)\n")
 
 
-def _clean(obj: Any) -> Any:
-    """JSON-safe: NaN/inf become null."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, str):
-        try:
-            return _clean(obj.item())
-        except (ValueError, AttributeError):
-            return obj
-    return obj
-
-
 def _emit_json(obj: Any) -> None:
-    print(json.dumps(_clean(obj), indent=2, default=str))
+    from embedcausal.report import dumps
+
+    print(dumps(obj))
 
 
 def _progress(args: argparse.Namespace) -> bool:

@@ -13,7 +13,6 @@ Everything lands in one output directory; each file is written atomically, and w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +23,7 @@ import pandas as pd
 from embedcausal.errors import EmbedcausalError
 from embedcausal.fit import adjustment_for, fit, identification_for, load_run
 from embedcausal.parallel import run_grid
+from embedcausal.report import dumps
 from embedcausal.sensitivity.confounding import _atomic_write, confounding_sweep
 from embedcausal.spec import ModelSpec, load_spec
 
@@ -187,9 +187,7 @@ def run_sensitivity(
 
 
 def _dumps(obj: Any) -> str:
-    from embedcausal.cli import _clean
-
-    return json.dumps(_clean(obj), indent=2, default=str)
+    return dumps(obj)
 
 
 def _ovb(spec: ModelSpec, out: Path):
