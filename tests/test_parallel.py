@@ -59,9 +59,9 @@ def test_local_processes(tmp_path):
     assert os.getpid() not in pids
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-@pytest.mark.filterwarnings("ignore::ResourceWarning")
-@pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
+# @pytest.mark.filterwarnings("ignore::DeprecationWarning")
+# @pytest.mark.filterwarnings("ignore::ResourceWarning")
+# @pytest.mark.filterwarnings("ignore::pytest.PytestUnraisableExceptionWarning")
 def test_dask_local_cluster(tmp_path, monkeypatch):
     distributed = pytest.importorskip("distributed")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
