@@ -1,8 +1,13 @@
-"""Task functions for tests/test_parallel.py (importable by worker processes)."""
+"""Task functions for tests/test_parallel.py (importable by worker processes).
+
+Every task records each call as an empty file ``<x>-<pid>-<ns>`` in ``payload["log"]`` so that
+tests can count how often each point was computed and by which process.
+"""
 
 from __future__ import annotations
 
 import os
+import signal
 import time
 from pathlib import Path
 
@@ -12,23 +17,49 @@ import xarray as xr
 from embedcausal.parallel import worker_cache
 
 
-def square(payload: dict) -> xr.Dataset:
-    """Records each call in ``payload['log']`` (one file per call) and returns x**2 draws."""
+def _record(payload: dict) -> float:
     x = float(payload["params"]["x"])
     log = Path(payload["log"])
     log.mkdir(parents=True, exist_ok=True)
     (log / f"{x}-{os.getpid()}-{time.time_ns()}").touch()
+    return x
+
+
+def square(payload: dict) -> xr.Dataset:
+    """x**2 draws (dims chain, draw); counts its calls through one worker_cache object."""
+    x = _record(payload)
     time.sleep(float(payload.get("sleep", 0.0)))
-    built = worker_cache("offset", lambda: {"pid": os.getpid(), "calls": 0})
+    built = worker_cache("square-counter", lambda: {"calls": 0})
     built["calls"] += 1
-    draws = np.full((1, 3), x**2)
-    ds = xr.Dataset({"y": (("chain", "draw"), draws)})
-    ds.attrs.update({"x": x, "pid": os.getpid(), "cache_calls": built["calls"], "ok": True})
+    ds = xr.Dataset({"y": (("chain", "draw"), np.full((2, 3), x**2))})
+    ds.attrs.update({"x": x, "pid": os.getpid(), "cache_calls": built["calls"]})
     return ds
 
 
 def fail_on_two(payload: dict) -> xr.Dataset:
-    """Fails for x == 2."""
+    """Like :func:`square` but raises for x == 2."""
     if payload["params"]["x"] == 2:
+        _record(payload)
         raise ValueError("x must not be 2")
     return square(payload)
+
+
+def die_on_two(payload: dict) -> xr.Dataset:
+    """Like :func:`square` but the worker process kills itself (SIGKILL) for x == 2."""
+    if payload["params"]["x"] == 2:
+        _record(payload)
+        time.sleep(0.2)
+        os.kill(os.getpid(), signal.SIGKILL)
+    return square(payload)
+
+
+def with_attrs(payload: dict) -> xr.Dataset:
+    """A dataset whose attributes are those in ``payload["params"]["attrs"]``."""
+    ds = xr.Dataset({"y": ("draw", np.arange(3.0))})
+    ds.attrs.update(payload["params"]["attrs"])
+    return ds
+
+
+def not_a_dataset(payload: dict) -> dict:
+    """Returns a dict instead of a Dataset."""
+    return {"y": payload["params"]["x"]}
