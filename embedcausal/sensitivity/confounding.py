@@ -268,6 +268,7 @@ class ConfoundingResult:
         ax.set_xlabel("confounder → treatment (SD of treatment per SD of U)")
         ax.set_ylabel("confounder → outcome (log-odds per SD of U)")
         ax.set_title(f"{effect} effect under a latent confounder")
+        ax.margins(0.06)
         ax.legend(fontsize=7, loc="upper right")
         return ax
 

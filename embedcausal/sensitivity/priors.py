@@ -54,7 +54,12 @@ def power_scaling(run: Run, *, threshold: float = 0.05) -> pd.DataFrame:
     names = [e for e in EFFECTS if e in effects]
     post = idata["posterior"].to_dataset()
     idata["posterior"] = xr.DataTree(post.assign({k: effects[k] for k in names}))
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+    quiet = io.StringIO()  # psense prints advice; the table carries the diagnosis
+    with (
+        warnings.catch_warnings(),
+        contextlib.redirect_stdout(quiet),
+        contextlib.redirect_stderr(quiet),
+    ):
         warnings.simplefilter("ignore")
         summary = az.psense_summary(idata, var_names=names, threshold=threshold)
     table = summary.reset_index(names="effect")
