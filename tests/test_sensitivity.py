@@ -153,3 +153,60 @@ def test_killed_sweep_resumes_with_same_table(disposition, tmp_path):
     want = {(r["on_treatment"], r["on_outcome"], r["effect"]): r["mean"] for r in expected}
     assert got.keys() == want.keys()
     np.testing.assert_allclose([got[k] for k in want], [want[k] for k in want], rtol=1e-12)
+
+
+def test_all_analyses_from_a_model_file(disposition, tmp_path):
+    path, _ = disposition
+    model = tmp_path / "all.toml"
+    model.write_text(
+        write_model(tmp_path / "base.toml", path)
+        .read_text()
+        .replace(
+            "on_treatment = [0.0, 0.5, 1.0]\non_outcome = [0.0, 1.0]",
+            'on_treatment = [0.0]\non_outcome = [0.0, 1.0]\nbenchmark = ["threat"]',
+        )
+        + """
+[sensitivity.ovb]
+benchmark = ["threat"]
+kd = [1, 2]
+fixed_effects = ["region"]
+[sensitivity.priors]
+power_scaling = true
+sets.tight = { beta = "Normal(0, 0.5)" }
+[sensitivity.refuters]
+simulations = 3
+"""
+    )
+    from embedcausal.sensitivity.sweep import run_sensitivity
+
+    res = run_sensitivity(model, tmp_path / "out")
+    body = res.to_dict()
+    assert {"confounder", "ovb", "power_scaling", "prior_sets", "refuters"} <= set(body)
+    assert body["ovb"]["bounds"][0]["bound_label"] == "1x threat"
+    assert set(res.prior_sets["prior_set"]) == {"base", "tight"}
+    assert list(res.power_scaling["effect"]) == ["total"]
+    assert set(res.refuters.table["refuter"]) == {
+        "placebo_treatment",
+        "random_common_cause",
+        "data_subset",
+    }
+    for f in (
+        "sensitivity.json",
+        "ovb.json",
+        "ovb_contour.png",
+        "prior_sets.csv",
+        "power_scaling.csv",
+        "refuters.json",
+        "confounder.csv",
+    ):
+        assert (tmp_path / "out" / f).stat().st_size > 0
+    saved = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
+    assert saved["model"] == "resume test"
+    assert "latent confounder grid" in res.summary()
+
+
+def test_model_without_sensitivity_table_is_refused(tmp_path):
+    from embedcausal.sensitivity.sweep import run_sensitivity
+
+    with pytest.raises(EmbedcausalError, match=r"no \[sensitivity\] table"):
+        run_sensitivity(REPO / "models" / "full.toml", tmp_path / "out")
