@@ -92,6 +92,8 @@ def cmd_identify(args: argparse.Namespace) -> int:
         for est in estimands:
             res = identify(spec, estimand=est)
             out.append({"file": str(path), **res.to_dict()})
+        if args.implications:
+            out[-1]["implications"] = _implications(spec)
     if args.json:
         _emit_json(out[0] if len(out) == 1 else out)
         return 0
@@ -112,7 +114,30 @@ def cmd_identify(args: argparse.Namespace) -> int:
             print(f"  open path: {p}")
         for a in r.get("assumptions", []):
             print(f"  assumes: {a}")
+        if "implications" in r:
+            imp = r["implications"]
+            verdict = "CONTRADICTED by the data" if imp["contradicted"] else "not contradicted"
+            print(f"  testable implications ({len(imp['tests'])}, Holm-adjusted): {verdict}")
+            for t in imp["tests"]:
+                given = ", ".join(t["given"]) if isinstance(t["given"], list) else t["given"]
+                flag = "REJECTED" if t["rejected"] else "ok"
+                print(
+                    f"    {t['x']} _||_ {t['y']} | {given or '-'}: "
+                    f"p_adj = {t['p_adjusted']:.3g} ({flag})"
+                )
     return 0
+
+
+def _implications(spec) -> dict:
+    """Test the DAG's implied independences on the model file's data."""
+    from embedcausal.data import load_data
+    from embedcausal.identify import contradicted, test_implications
+
+    dag = spec.dag()
+    table = test_implications(
+        dag, load_data(spec), columns={n: spec.column(n) for n in dag.observed}
+    )
+    return {"contradicted": contradicted(table), "tests": table.to_dict(orient="records")}
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
@@ -267,6 +292,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--estimand",
         choices=["ate", "nde", "nie"],
         help="effect to identify (default: every effect the model file asks for)",
+    )
+    sp.add_argument(
+        "--implications",
+        action="store_true",
+        help="also test the DAG's implied conditional independences on the model file's data",
     )
 
     sp = add("dag", "Draw a model file's DAG (latent nodes dashed, roles coloured).", cmd_dag)

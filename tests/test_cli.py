@@ -111,3 +111,19 @@ def test_simulate_bad_mechanism(capsys, tmp_path):
 def test_dag_draws(tmp_path, capsys):
     assert main(["dag", str(MODELS[0]), "--out", str(tmp_path / "g.png")]) == 0
     assert (tmp_path / "g.png").stat().st_size > 1000
+
+
+def test_identify_tests_implications_on_the_panel(capsys):
+    out = run_json(
+        capsys,
+        "identify",
+        str(REPO / "models" / "side_payment.toml"),
+        "--estimand",
+        "ate",
+        "--implications",
+    )
+    imp = out["implications"]
+    pairs = {(t["x"], t["y"]) for t in imp["tests"]}
+    assert ("inst_ties", "personal_ties") in pairs  # the DAG says they are independent
+    # the real panel contradicts this DAG: ties and diplomatic representation go together
+    assert imp["contradicted"] is True
