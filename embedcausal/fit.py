@@ -27,7 +27,7 @@ from embedcausal.data import PreparedData, prepare, read_table
 from embedcausal.errors import EmbedcausalError, IdentificationError, RunError
 from embedcausal.identify import Identification, identify
 from embedcausal.models import build_model
-from embedcausal.spec import ModelSpec, load_spec
+from embedcausal.spec import ModelSpec, SamplerSection, load_spec
 
 RUN_FORMAT = 1
 THRESHOLDS = {"r_hat": 1.01, "ess_bulk": 400, "ess_tail": 400, "bfmi": 0.3, "divergences": 0}
@@ -277,23 +277,20 @@ def diagnose(idata: xr.DataTree) -> dict[str, Any]:
 
 def sample_model(
     model,
+    sampler: SamplerSection,
     *,
-    backend: str,
-    draws: int,
-    tune: int,
-    chains: int,
-    seed: int,
-    target_accept: float,
-    progress: bool,
+    progress: bool = False,
     compiled=None,
 ) -> xr.DataTree:
-    """Sample a PyMC model with nutpie or PyMC and return the DataTree (log-likelihood added).
+    """Sample a PyMC model with the ``[sampler]`` settings; return the DataTree (log-lik added).
 
     ``compiled`` is an already compiled nutpie model (e.g. with new data via ``with_data``),
     so a sensitivity grid compiles once.
     """
     import pymc as pm
 
+    backend, draws, tune, chains = sampler.backend, sampler.draws, sampler.tune, sampler.chains
+    seed, target_accept = sampler.seed, sampler.target_accept
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if backend == "nutpie":
@@ -388,17 +385,7 @@ def fit(
         data = read_table(data)
     prepared = prepare(spec, data, adjustment=adjustment_for(ident), source=source)
     model = build_model(spec, prepared)
-    s = spec.sampler
-    idata = sample_model(
-        model,
-        backend=s.backend,
-        draws=s.draws,
-        tune=s.tune,
-        chains=s.chains,
-        seed=s.seed,
-        target_accept=s.target_accept,
-        progress=progress,
-    )
+    idata = sample_model(model, spec.sampler, progress=progress)
     run = Run(
         idata=idata,
         spec=spec,

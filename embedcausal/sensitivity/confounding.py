@@ -100,7 +100,6 @@ def fit_point(payload: dict[str, Any]) -> xr.Dataset:
     params = payload.get("params", payload)
     spec, prepared, model, compiled = _compiled(payload)
     values = {f"conf_{a}": float(params[a]) for a in AXES}
-    s = spec.sampler
     shared = {k: v for k, v in values.items() if spec.estimand.mediator or "mediator" not in k}
     if compiled is not None:
         point_model = compiled.with_data(**shared)
@@ -110,17 +109,7 @@ def fit_point(payload: dict[str, Any]) -> xr.Dataset:
         with model:
             pm.set_data(shared)
         point_model = None
-    idata = sample_model(
-        model,
-        backend=s.backend,
-        draws=s.draws,
-        tune=s.tune,
-        chains=s.chains,
-        seed=s.seed,
-        target_accept=s.target_accept,
-        progress=False,
-        compiled=point_model,
-    )
+    idata = sample_model(model, spec.sampler, compiled=point_model)
     st = structure(spec, prepared, confounder=True)
     ds = gcomp(
         idata,

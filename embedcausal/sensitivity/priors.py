@@ -21,9 +21,8 @@ from typing import Any
 import pandas as pd
 import xarray as xr
 
-from embedcausal.data import prepare, read_table
-from embedcausal.effects import gcomp
-from embedcausal.fit import Run, adjustment_for, diagnose, identification_for, sample_model
+from embedcausal.data import prepare
+from embedcausal.fit import Run, adjustment_for, fit
 from embedcausal.models import build_model
 from embedcausal.parallel import GridPoint
 from embedcausal.spec import ModelSpec
@@ -84,27 +83,9 @@ def fit_prior_set(payload: dict[str, Any]) -> xr.Dataset:
         payload["spec"], source=payload["source"], base_dir=payload["base_dir"]
     )
     spec = base.replace(model={"priors": {**base.model.priors, **params["priors"]}})
-    ident = identification_for(spec)
-    prepared = prepare(
-        spec,
-        read_table(payload["data_path"]),
-        adjustment=adjustment_for(ident),
-        source=payload["data_path"],
-    )
-    model = build_model(spec, prepared)
-    s = spec.sampler
-    idata = sample_model(
-        model,
-        backend=s.backend,
-        draws=s.draws,
-        tune=s.tune,
-        chains=s.chains,
-        seed=s.seed,
-        target_accept=s.target_accept,
-        progress=False,
-    )
-    ds = gcomp(idata, prepared)
-    diag = diagnose(idata)
+    run = fit(spec, data=payload["data_path"])
+    ds = run.idata["effects"].to_dataset()
+    diag = run.diagnostics
     ds.attrs["prior_set"] = params["name"]
     ds.attrs["priors"] = json.dumps(params["priors"], sort_keys=True)
     ds.attrs["diagnostics_ok"] = int(bool(diag["ok"]))
