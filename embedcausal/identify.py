@@ -377,8 +377,8 @@ class _Graph:
 
 # -- DoWhy -----------------------------------------------------------------------------------
 @contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Mute DoWhy: its warnings, its log records and anything it prints."""
+def quiet_dowhy() -> Iterator[None]:
+    """Mute DoWhy: its warnings, its log records, numpy floating-point warnings and prints."""
     logger = logging.getLogger("dowhy")
     level = logger.level
     logger.setLevel(logging.CRITICAL + 1)
@@ -387,6 +387,7 @@ def _quiet() -> Iterator[None]:
             warnings.catch_warnings(),
             contextlib.redirect_stdout(io.StringIO()),
             contextlib.redirect_stderr(io.StringIO()),
+            np.errstate(all="ignore"),
         ):
             warnings.simplefilter("ignore")
             yield
@@ -406,7 +407,7 @@ def _ask_dowhy(dag: CausalDAG, t: str, y: str, estimand: str) -> dict:
     """What DoWhy's identifier says, as a plain dict (``{"error": ...}`` if it failed)."""
     record: dict[str, Any] = {"estimand_type": ESTIMANDS[estimand]}
     try:
-        with _quiet():
+        with quiet_dowhy():
             import dowhy
 
             data = pd.DataFrame({c: pd.Series(dtype=float) for c in dag.observed})

@@ -27,12 +27,8 @@ beside it for reference.
 
 from __future__ import annotations
 
-import contextlib
-import io
-import logging
 import math
-import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +39,7 @@ import pandas as pd
 from embedcausal.data import load_data, resolve_contrast, validate
 from embedcausal.errors import DataError, EmbedcausalError
 from embedcausal.fit import adjustment_for, identification_for
+from embedcausal.identify import quiet_dowhy
 from embedcausal.spec import ModelSpec, RefuterSettings
 
 METHODS: tuple[str, ...] = ("placebo_treatment", "random_common_cause", "data_subset")
@@ -225,24 +222,6 @@ def _within(spec: ModelSpec, total) -> str | None:
 
 
 # -- DoWhy ----------------------------------------------------------------------------------
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """Mute DoWhy's warnings, logging and prints for the duration of the block."""
-    logger = logging.getLogger("dowhy")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
-    try:
-        with (
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()),
-            np.errstate(all="ignore"),
-        ):
-            warnings.simplefilter("ignore")
-            yield
-    finally:
-        logger.setLevel(level)
-
-
 def _graph(spec: ModelSpec) -> nx.DiGraph:
     """The full DAG; its latent nodes are absent from the data, so DoWhy takes them as
     unobserved (``CausalGraph`` marks every node that is not a data column ``observed="no"``)."""
@@ -497,7 +476,7 @@ def refute(
     df, extra = _frame(spec, frame, adjustment, group, fes)
     covariates = [*adjustment, *extra]
 
-    with _quiet():
+    with quiet_dowhy():
         model, estimand, estimate, dowhy_set = _fit(df, spec, covariates, contrast)
         est = float(estimate.value)
         width = abs(contrast[1] - contrast[0])
