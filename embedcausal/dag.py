@@ -18,19 +18,18 @@ Examples
 
 from __future__ import annotations
 
-import difflib
 import itertools
 import os
 import re
 import shutil
 import subprocess
-import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import networkx as nx
 
-from embedcausal.errors import DAGError
+from embedcausal.errors import DAGError, close_matches, expected
+from embedcausal.files import atomic_write
 
 __all__ = ["ROLES", "CausalDAG", "parse_edge"]
 
@@ -86,10 +85,7 @@ def parse_edge(text: str) -> tuple[str, str]:
 
 
 def _expected(value: str, options: Iterable[str], *, what: str = "one of") -> str:
-    options = sorted(options)
-    close = difflib.get_close_matches(str(value), options, n=3)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    return f"{hint}expected {what} {', '.join(map(repr, options))}"
+    return expected(value, options, what=what, n=3)
 
 
 def _check_name(name: object, what: str) -> str:
@@ -425,7 +421,7 @@ class CausalDAG:
         if missing:
             hints = []
             for n in missing:
-                close = difflib.get_close_matches(n, sorted(present), n=3)
+                close = close_matches(n, sorted(present), n=3)
                 if close:
                     hints.append(f"{n!r} (close: {', '.join(map(repr, close))})")
                 else:
@@ -508,16 +504,13 @@ class CausalDAG:
             raise DAGError(
                 f"cannot draw to {str(path)!r}: directory {str(path.parent)!r} not found"
             )
-        tmp = str(path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.{fmt}"))
-        try:
+
+        def write(tmp: Path) -> None:
             dot = shutil.which("dot")
-            if dot is None or not _draw_graphviz(dot, self.to_dot(), fmt, tmp):
-                self._draw_matplotlib(tmp, fmt)
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-        return path
+            if dot is None or not _draw_graphviz(dot, self.to_dot(), fmt, str(tmp)):
+                self._draw_matplotlib(str(tmp), fmt)
+
+        return atomic_write(path, write)
 
     def _layout(self) -> dict[str, tuple[float, float]]:
         pos: dict[str, tuple[float, float]] = {}

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedcausal.errors import DataError
+from embedcausal.errors import DataError, close_matches
 from embedcausal.spec import ModelSpec
 
 MAX_ROWS_SHOWN = 5
@@ -127,11 +127,9 @@ def mediator_transform(values: np.ndarray, family: str) -> np.ndarray:
 
 
 def _check_columns(frame: pd.DataFrame, columns: dict[str, str], source: str) -> None:
-    import difflib
-
     for what, col in columns.items():
         if col not in frame.columns:
-            close = difflib.get_close_matches(col, [str(c) for c in frame.columns], n=1)
+            close = close_matches(col, frame.columns)
             hint = f"; did you mean {close[0]!r}?" if close else ""
             raise DataError(
                 f"{source}: column {col!r} ({what}) not found{hint} "

@@ -8,6 +8,22 @@ as ``error: <message>`` and exits with status 2; anything else is a bug.
 
 from __future__ import annotations
 
+import difflib
+from collections.abc import Iterable
+
+
+def close_matches(value: object, options: Iterable[object], n: int = 1) -> list[str]:
+    """Up to ``n`` options that look like ``value`` (for "did you mean" hints)."""
+    return difflib.get_close_matches(str(value), [str(o) for o in options], n=n)
+
+
+def expected(value: object, options: Iterable[object], *, what: str = "one of", n: int = 1) -> str:
+    """``"did you mean 'x'? expected one of 'a', 'b'"``: the tail of an unknown-name message."""
+    options = sorted(str(o) for o in options)
+    close = close_matches(value, options, n=n)
+    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
+    return f"{hint}expected {what} {', '.join(map(repr, options))}"
+
 
 class EmbedcausalError(Exception):
     """Base class for errors caused by user input (exit status 2 in the CLI)."""

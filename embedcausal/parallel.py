@@ -45,6 +45,7 @@ import numpy as np
 import xarray as xr
 
 from embedcausal.errors import EmbedcausalError, RunError
+from embedcausal.files import atomic_write
 
 __all__ = [
     "DASK_CONNECT_TIMEOUT",
@@ -273,17 +274,9 @@ def _fingerprint(points: Sequence[tuple[str, Any]], context: dict) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def _tmp_sibling(path: Path) -> Path:
-    return path.with_name(f".{path.name}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}")
-
-
 def _atomic_json(path: Path, obj: Any) -> None:
-    tmp = _tmp_sibling(path)
-    try:
-        tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    text = json.dumps(obj, indent=2, sort_keys=True) + "\n"
+    atomic_write(path, lambda tmp: tmp.write_text(text))
 
 
 def _read_grid_json(out: Path) -> dict:
@@ -336,13 +329,8 @@ def _write_point(points_dir: Path, key: str, ds: Any) -> None:
         raise EmbedcausalError(
             f"grid point {key!r}: the task returned {type(ds).__name__}; expected an xarray.Dataset"
         )
-    final = points_dir / f"{key}.nc"
-    tmp = _tmp_sibling(final)
-    try:
-        _netcdf_safe(ds, key).to_netcdf(tmp, engine="h5netcdf")
-        os.replace(tmp, final)
-    finally:
-        tmp.unlink(missing_ok=True)
+    safe = _netcdf_safe(ds, key)
+    atomic_write(points_dir / f"{key}.nc", lambda tmp: safe.to_netcdf(tmp, engine="h5netcdf"))
 
 
 def _readable(path: Path) -> bool:

@@ -93,7 +93,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from numbers import Real
@@ -102,7 +101,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedcausal.errors import DataError
+from embedcausal.errors import DataError, close_matches
+from embedcausal.files import atomic_write
 
 __all__ = [
     "DEFAULTS",
@@ -275,23 +275,13 @@ class Simulation:
             raise DataError(f"save: path {str(path)!r} has no file name; expected e.g. 'sim.csv'")
         truth_path = data_path.with_name(stem + ".truth.json")
         data_path.parent.mkdir(parents=True, exist_ok=True)
-        _write_atomic(data_path, self.data.to_csv(index=False, lineterminator="\n"))
-        _write_atomic(truth_path, json.dumps(self.truth, indent=2, allow_nan=False) + "\n")
+        csv = self.data.to_csv(index=False, lineterminator="\n")
+        truth = json.dumps(self.truth, indent=2, allow_nan=False) + "\n"
+        atomic_write(data_path, lambda tmp: tmp.write_text(csv, encoding="utf-8", newline=""))
+        atomic_write(truth_path, lambda tmp: tmp.write_text(truth, encoding="utf-8", newline=""))
         return data_path, truth_path
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-# -- argument checks ------------------------------------------------------------------------------
 def _is_int(value: object) -> bool:
     return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
 
@@ -318,9 +308,7 @@ def _resolve_parameters(
     params = dict(defaults)
     for name, value in overrides.items():
         if name not in defaults:
-            import difflib
-
-            close = difflib.get_close_matches(name, list(defaults), n=1)
+            close = close_matches(name, defaults)
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             raise DataError(
                 f"simulate: unknown parameter {name!r}{hint}; expected one of "

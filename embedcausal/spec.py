@@ -10,7 +10,6 @@ documented in ``docs/model-files.md``.
 
 from __future__ import annotations
 
-import difflib
 import re
 import tomllib
 from collections.abc import Mapping
@@ -20,7 +19,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from embedcausal.dag import CausalDAG, parse_edge
-from embedcausal.errors import DAGError, SpecError
+from embedcausal.errors import DAGError, SpecError, expected
 from embedcausal.priors import Prior, PriorError, parse_prior
 
 EFFECTS = ("total", "nde", "nie")
@@ -315,7 +314,7 @@ class ModelSpec:
             if value in nodes and value not in pool:
                 raise self._err(key, f"{value!r} is latent; {key.split('.')[-1]} must be observed")
             if value not in pool:
-                raise self._err(key, f"unknown node {value!r}; {_expected(value, sorted(pool))}")
+                raise self._err(key, f"unknown node {value!r}; {expected(value, sorted(pool))}")
 
         need_node("estimand.treatment", e.treatment)
         need_node("estimand.outcome", e.outcome)
@@ -382,7 +381,7 @@ class ModelSpec:
         for slot, text in priors.items():
             if slot not in PRIOR_SLOTS:
                 raise self._err(
-                    f"{key}.{slot}", f"unknown prior slot {slot!r}; {_expected(slot, PRIOR_SLOTS)}"
+                    f"{key}.{slot}", f"unknown prior slot {slot!r}; {expected(slot, PRIOR_SLOTS)}"
                 )
             try:
                 parsed[slot] = parse_prior(text, support=PRIOR_SLOTS[slot][1])
@@ -392,13 +391,6 @@ class ModelSpec:
             for slot, (default, _support) in PRIOR_SLOTS.items():
                 parsed.setdefault(slot, parse_prior(default))
             self.priors = parsed
-
-
-def _expected(value: str, options: Any) -> str:
-    options = sorted(options)
-    close = difflib.get_close_matches(str(value), options, n=1)
-    hint = f"did you mean {close[0]!r}? " if close else ""
-    return f"{hint}expected one of {', '.join(map(repr, options))}"
 
 
 _TYPE_WORDS = {
@@ -446,9 +438,7 @@ def _spec_error(source: str, exc: ValidationError) -> SpecError:
     value = err.get("input")
     if kind == "extra_forbidden":
         allowed = _fields_at(loc[:-1]) or []
-        return SpecError(
-            source, key, f"unknown key {loc[-1]!r}; {_expected(str(loc[-1]), allowed)}"
-        )
+        return SpecError(source, key, f"unknown key {loc[-1]!r}; {expected(str(loc[-1]), allowed)}")
     if kind == "missing":
         return SpecError(source, key, "required key is missing")
     if kind in _TYPE_WORDS:

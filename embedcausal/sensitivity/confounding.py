@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import tempfile
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -39,6 +37,7 @@ import xarray as xr
 from embedcausal.data import PreparedData, prepare, read_table
 from embedcausal.effects import effects_table, gcomp
 from embedcausal.errors import EmbedcausalError
+from embedcausal.files import atomic_write
 from embedcausal.fit import adjustment_for, diagnose, identification_for, sample_model
 from embedcausal.models import build_model, structure
 from embedcausal.parallel import GridPoint, run_grid, worker_cache
@@ -379,17 +378,6 @@ def confounding_sweep(
     return res
 
 
-def _atomic_write(path: Path, write) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
 def _write_outputs(res: ConfoundingResult, out: Path) -> None:
     import matplotlib
 
@@ -397,12 +385,10 @@ def _write_outputs(res: ConfoundingResult, out: Path) -> None:
     import matplotlib.pyplot as plt
 
     out.mkdir(parents=True, exist_ok=True)
-    _atomic_write(out / "confounder.csv", lambda p: res.table.to_csv(p, index=False))
-    _atomic_write(
-        out / "confounder_benchmarks.csv", lambda p: res.benchmarks.to_csv(p, index=False)
-    )
+    atomic_write(out / "confounder.csv", lambda p: res.table.to_csv(p, index=False))
+    atomic_write(out / "confounder_benchmarks.csv", lambda p: res.benchmarks.to_csv(p, index=False))
     ax = res.contour()
-    _atomic_write(
+    atomic_write(
         out / "confounder_contour.png",
         lambda p: ax.figure.savefig(p, dpi=120, bbox_inches="tight", format="png"),
     )

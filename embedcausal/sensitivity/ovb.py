@@ -19,7 +19,6 @@ statsmodels OLS and brute-force searches. See ``docs/sensitivity-ovb.md``.
 
 from __future__ import annotations
 
-import difflib
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ import numpy as np
 import pandas as pd
 from scipy import linalg, stats
 
-from embedcausal.errors import DataError, EmbedcausalError
+from embedcausal.errors import DataError, EmbedcausalError, close_matches
 
 BOUND_COLUMNS = (
     "bound_label",
@@ -472,7 +471,7 @@ class OVBResult:
 
 # -- the entry point ----------------------------------------------------------------------------
 def _missing_column(data: pd.DataFrame, what: str, column: str) -> DataError:
-    close = difflib.get_close_matches(str(column), list(map(str, data.columns)), n=3)
+    close = close_matches(column, data.columns, n=3)
     hint = f"; close matches: {close}" if close else f"; columns are {list(data.columns)[:20]}"
     return DataError(f"ovb: {what} column {column!r} not found{hint}")
 

@@ -21,10 +21,11 @@ from typing import Any
 import pandas as pd
 
 from embedcausal.errors import EmbedcausalError
+from embedcausal.files import atomic_write
 from embedcausal.fit import adjustment_for, fit, identification_for, load_run
 from embedcausal.parallel import run_grid
 from embedcausal.report import dumps
-from embedcausal.sensitivity.confounding import _atomic_write, confounding_sweep
+from embedcausal.sensitivity.confounding import confounding_sweep
 from embedcausal.spec import ModelSpec, load_spec
 
 ANALYSES = ("confounder", "ovb", "priors", "refuters")
@@ -178,11 +179,11 @@ def run_sensitivity(
 
         r = s.refuters
         result.refuters = refute(spec, methods=r.methods, simulations=r.simulations)
-        _atomic_write(
+        atomic_write(
             out / "refuters.json", lambda p: Path(p).write_text(_dumps(result.refuters.to_dict()))
         )
         result.files.append("refuters.json")
-    _atomic_write(marker, lambda p: Path(p).write_text(_dumps(result.to_dict())))
+    atomic_write(marker, lambda p: Path(p).write_text(_dumps(result.to_dict())))
     return result
 
 
@@ -215,9 +216,9 @@ def _ovb(spec: ModelSpec, out: Path):
         q=settings.q,
         alpha=settings.alpha,
     )
-    _atomic_write(out / "ovb.json", lambda p: Path(p).write_text(_dumps(res.to_dict())))
+    atomic_write(out / "ovb.json", lambda p: Path(p).write_text(_dumps(res.to_dict())))
     ax = res.contour()
-    _atomic_write(
+    atomic_write(
         out / "ovb_contour.png",
         lambda p: ax.figure.savefig(p, dpi=120, bbox_inches="tight", format="png"),
     )
@@ -239,7 +240,7 @@ def _priors(spec, out, result, *, jobs, scheduler, resume, progress) -> None:
     rows = [base.effects.assign(prior_set="base")]
     if settings.power_scaling:
         result.power_scaling = power_scaling(base)
-        _atomic_write(
+        atomic_write(
             out / "power_scaling.csv", lambda p: result.power_scaling.to_csv(p, index=False)
         )
         result.files.append("power_scaling.csv")
@@ -269,5 +270,5 @@ def _priors(spec, out, result, *, jobs, scheduler, resume, progress) -> None:
                 )
             )
     result.prior_sets = pd.concat(rows, ignore_index=True)
-    _atomic_write(out / "prior_sets.csv", lambda p: result.prior_sets.to_csv(p, index=False))
+    atomic_write(out / "prior_sets.csv", lambda p: result.prior_sets.to_csv(p, index=False))
     result.files += ["base_fit", "prior_sets.csv"]
