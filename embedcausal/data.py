@@ -345,7 +345,8 @@ def prepare(
     # groupings
     coords: dict[str, np.ndarray] = {"obs": np.asarray(frame.index)}
     codes: dict[str, np.ndarray] = {}
-    for g in spec.groupings:
+    # the within group gets codes even when unused by the model: a latent confounder lives there
+    for g in [*spec.groupings, *([wg] if wg in frame.columns else [])]:
         cat = pd.Categorical(frame[g])
         coords[g] = np.asarray(cat.categories)
         codes[g] = np.asarray(cat.codes, dtype=np.int64)

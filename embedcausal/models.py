@@ -29,6 +29,7 @@ import pymc as pm
 import xarray as xr
 
 from embedcausal.data import PreparedData
+from embedcausal.errors import EmbedcausalError
 from embedcausal.spec import ModelSpec
 
 CONFOUNDER_PARAMS = ("conf_on_treatment", "conf_on_mediator", "conf_on_outcome")
@@ -99,10 +100,11 @@ def build_model(
         if confounder:
             for name in CONFOUNDER_PARAMS:
                 pm.Data(name, 0.0)
-            if wg not in coords:
-                coords_codes = _codes_for(prepared, wg)
-                model.add_coord(wg, coords_codes[0])
-                codes = {**codes, wg: coords_codes[1]}
+            if wg not in codes:
+                raise EmbedcausalError(
+                    f"{spec.source}: model.within_group {wg!r} is not a data column; the latent "
+                    "confounder needs it (one value per group)"
+                )
             u = pm.Normal("U", 0.0, 1.0, dims=wg)[codes[wg]]
 
         def linear(prefix: str, X, terms: str, slopes=(), centered=False) -> object:
@@ -144,13 +146,6 @@ def build_model(
         if confounder:
             _treatment_model(spec, prepared, u, priors)
     return model
-
-
-def _codes_for(prepared: PreparedData, column: str) -> tuple[np.ndarray, np.ndarray]:
-    import pandas as pd
-
-    cat = pd.Categorical(prepared.frame[column])
-    return np.asarray(cat.categories), np.asarray(cat.codes, dtype=np.int64)
 
 
 def mediator_scale(prepared: PreparedData) -> tuple[float, float]:
@@ -241,6 +236,6 @@ def eta_draws(
             slope = var(f"y_slope_sigma_{g}")[:, None] * var(f"y_slope_z_{g}")[:, codes[g]]
             eta = eta + slope * X[:, j][None, :]
     if st.confounder and confounder_strength:
-        _, c = _codes_for(prepared, prepared.spec.model.within_group)
+        c = codes[prepared.spec.model.within_group]
         eta = eta + confounder_strength * var("U")[:, c]
     return eta

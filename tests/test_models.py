@@ -164,3 +164,13 @@ def test_effects_table_columns_and_hdi(frame):
     assert row["hdi_low"] <= row["mean"] <= row["hdi_high"]
     expected = float((ds["nie"] > ds["nde"]).mean())
     assert table.set_index("effect").loc["p_nie_gt_nde", "mean"] == pytest.approx(expected)
+
+
+def test_confounder_needs_the_within_group_column(frame):
+    from embedcausal.errors import EmbedcausalError
+
+    spec = load_spec(HERE / "valid.toml").replace(model={"within_group": "nation"})
+    p = prepare(spec, frame, adjustment=["threat"])
+    with pytest.raises(EmbedcausalError, match=r"model.within_group 'nation' is not a data column"):
+        build_model(spec, p, confounder=True)
+    assert build_model(load_spec(HERE / "valid.toml"), p, confounder=True)["U"].ndim == 1
