@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from _specs import sim_spec
 
 from embedcausal.fit import fit
-from embedcausal.simulate import simulate
+from embedcausal.simulation import simulate
 
 
 def main() -> None:

@@ -22,7 +22,7 @@ import numpy as np
 from _specs import sim_spec
 
 from embedcausal.sensitivity.confounding import confounding_sweep
-from embedcausal.simulate import simulate
+from embedcausal.simulation import simulate
 
 
 def write_model_file(spec, path: Path) -> None:

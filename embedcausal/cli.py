@@ -157,7 +157,7 @@ def cmd_dag(args: argparse.Namespace) -> int:
 
 # -- simulate ---------------------------------------------------------------------------------
 def cmd_simulate(args: argparse.Namespace) -> int:
-    from embedcausal.simulate import simulate
+    from embedcausal.simulation import simulate
 
     sim = simulate(
         args.mechanism, seed=args.seed, n_countries=args.countries, n_missions=args.missions
@@ -177,7 +177,7 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 # -- fit / effects / compare ------------------------------------------------------------------
 def cmd_fit(args: argparse.Namespace) -> int:
-    from embedcausal.fit import fit
+    from embedcausal.fitting import fit, format_timings
     from embedcausal.report import format_effects
 
     out = Path(args.out)
@@ -198,21 +198,24 @@ def cmd_fit(args: argparse.Namespace) -> int:
         _emit_json(
             {
                 "out": str(out),
-                "diagnostics": run.diagnostics,
+                "diagnostics": run.diagnostics.to_dict(),
                 "effects": run.effects.to_dict(orient="records"),
+                "timings": run.timings,
             }
         )
     else:
         print(f"wrote {out}")
         print(format_effects(run))
+        if args.verbose:
+            print(format_timings(run.timings))
     return 0
 
 
 def cmd_effects(args: argparse.Namespace) -> int:
-    from embedcausal.fit import load_run
     from embedcausal.report import format_effects
+    from embedcausal.runs import load_run
 
-    run = load_run(args.run)
+    run = load_run(args.run, log_likelihood=False)
     if args.json:
         _emit_json(run.effects.to_dict(orient="records"))
     else:
@@ -222,7 +225,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
 
 def cmd_compare(args: argparse.Namespace) -> int:
     from embedcausal.compare import compare_runs
-    from embedcausal.fit import load_run
+    from embedcausal.runs import load_run
 
     runs = {Path(d).name: load_run(d) for d in args.runs}
     result = compare_runs(runs)
@@ -339,6 +342,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="NUTS implementation (default: model file, else nutpie)",
     )
     sp.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
+    sp.add_argument(
+        "--verbose", action="store_true", help="print the seconds spent in each phase of the fit"
+    )
 
     sp = add("effects", "Print the effects table of a saved run.", cmd_effects)
     sp.add_argument("run", metavar="DIR", help="run directory written by `embedcausal fit`")

@@ -1,4 +1,10 @@
-"""Comparing rival-mechanism models fitted to the same data with PSIS-LOO."""
+"""Comparing rival-mechanism models fitted to the same data with PSIS-LOO (ArviZ 1.x).
+
+Each run's LOO is computed once (:func:`arviz.loo` on the outcome's pointwise
+log-likelihood) and handed to :func:`arviz.compare`. Pareto-k values are judged against
+ArviZ's sample-size-dependent threshold ``good_k`` (``min(1 - 1/log10(S), 0.7)`` for ``S``
+draws), not a fixed 0.7.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +17,6 @@ import pandas as pd
 
 from embedcausal.errors import EmbedcausalError
 
-PARETO_K_BAD = 0.7
 MIN_DRAWS = 100
 
 
@@ -22,14 +27,21 @@ class Comparison:
     Attributes
     ----------
     table : pandas.DataFrame
-        ArviZ's comparison table (rank, elpd, elpd difference and its se, weight...).
+        ArviZ's comparison table (rank, elpd, elpd difference and its se, weight, …).
     pareto_k : dict
-        Run name -> number of observations with Pareto k > 0.7 (unreliable LOO).
+        Run name -> number of observations whose Pareto k exceeds ``good_k`` (unreliable LOO).
+    good_k : dict
+        Run name -> ArviZ's threshold for that run's number of draws.
+    n_obs : int
+    loo : dict
+        Run name -> ArviZ's ``ELPDData`` (pointwise values included).
     """
 
     table: pd.DataFrame
     pareto_k: dict[str, int]
+    good_k: dict[str, float]
     n_obs: int
+    loo: dict[str, Any]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-serialisable form."""
@@ -37,50 +49,70 @@ class Comparison:
         return {
             "models": rows,
             "pareto_k_bad": self.pareto_k,
+            "good_k": self.good_k,
             "n_obs": self.n_obs,
-            "pareto_k_threshold": PARETO_K_BAD,
         }
 
     def summary(self) -> str:
         """Plain-text report."""
         lines = [self.table.to_string(float_format=lambda x: f"{x:.2f}"), ""]
         for name, n in self.pareto_k.items():
+            k = self.good_k[name]
             flag = (
-                f"{n} observation(s) with Pareto k > {PARETO_K_BAD}: LOO unreliable"
+                f"{n} observation(s) with Pareto k > {k:.2f}: LOO unreliable for them"
                 if n
-                else "all Pareto k <= 0.7"
+                else f"all Pareto k <= {k:.2f}"
             )
             lines.append(f"{name}: {flag}")
         return "\n".join(lines)
 
 
 def compare_runs(runs: dict[str, Any]) -> Comparison:
-    """Compare runs (name -> :class:`embedcausal.fit.Run`) with PSIS-LOO.
+    """Compare runs (name -> :class:`embedcausal.Run`) with PSIS-LOO.
+
+    Parameters
+    ----------
+    runs : dict of str to Run
+        At least two runs of the same outcome on the same data.
+
+    Returns
+    -------
+    Comparison
 
     Raises
     ------
     EmbedcausalError
-        If fewer than two runs are given, a run has no log-likelihood, or the runs were fitted
-        to different data (their data hashes differ) — LOO is only comparable on the same data.
+        Fewer than two runs, a run without log-likelihood or with too few draws, different
+        outcomes, or runs fitted to different data (their data hashes or rows differ): LOO is
+        comparable on the same observations only.
+
+    Examples
+    --------
+    >>> import embedcausal as ec                                    # doctest: +SKIP
+    >>> c = ec.compare_runs({"inst": ec.load_run("runs/i"), "pers": ec.load_run("runs/p")})
+    >>> print(c.summary())                                          # doctest: +SKIP
     """
     import arviz as az
 
     if len(runs) < 2:
         raise EmbedcausalError(f"compare needs at least two runs, got {len(runs)}")
     outcome = {name: r.spec.estimand.outcome for name, r in runs.items()}
-    nobs = {name: r.n_obs for name, r in runs.items()}
+    if len(set(outcome.values())) > 1:
+        raise EmbedcausalError(
+            f"runs model different outcomes {sorted(set(outcome.values()))}; expected one"
+        )
     for name, r in runs.items():
         if "log_likelihood" not in r.idata.children:
             raise EmbedcausalError(
-                f"run {name!r} has no log_likelihood group; refit it with embedcausal fit"
+                f"run {name!r} has no log_likelihood group (too large to keep in memory, or "
+                "loaded with log_likelihood=False); refit or load it with the log-likelihood"
             )
-    rows = {
-        name: tuple(map(str, r.idata["log_likelihood"]["obs"].values)) for name, r in runs.items()
-    }
-    if len(set(rows.values())) > 1:
+    hashes = {name: r.data_hash for name, r in runs.items()}
+    rows = {name: tuple(map(str, r.idata["log_likelihood"]["obs"].values)) for name, r in runs.items()}
+    if len(set(hashes.values())) > 1 or len(set(rows.values())) > 1:
         raise EmbedcausalError(
-            "runs were fitted to different rows ("
-            + ", ".join(f"{n}: {k} rows" for n, k in nobs.items())
+            "runs were fitted to different data ("
+            + ", ".join(f"{n}: {r.n_obs} rows, data {hashes[n][:12]}" for n, r in runs.items())
             + "); PSIS-LOO compares models on the same observations only"
         )
     for name, r in runs.items():
@@ -91,16 +123,19 @@ def compare_runs(runs: dict[str, Any]) -> Comparison:
                 f"run {name!r} has {n} posterior draws; PSIS-LOO needs at least {MIN_DRAWS} "
                 "(refit with more --draws)"
             )
-    pareto = {}
-    loos = {}
+    loos: dict[str, Any] = {}
+    pareto: dict[str, int] = {}
+    good: dict[str, float] = {}
+    var = next(iter(outcome.values()))
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+        # ArviZ warns about high Pareto k; the comparison reports those counts itself
+        warnings.filterwarnings("ignore", message=r".*Pareto k.*")
         for name, r in runs.items():
-            loo = az.loo(r.idata, var_name=outcome[name], pointwise=True)
+            loo = az.loo(r.idata, var_name=var, pointwise=True)
             loos[name] = loo
-            pareto[name] = int(np.sum(np.asarray(loo.pareto_k) > PARETO_K_BAD))
-        names = set(outcome.values())
-        if len(names) > 1:
-            raise EmbedcausalError(f"runs model different outcomes {sorted(names)}; expected one")
-        table = az.compare({n: r.idata for n, r in runs.items()}, var_name=names.pop())
-    return Comparison(table=table, pareto_k=pareto, n_obs=next(iter(nobs.values())))
+            good[name] = float(loo.good_k)
+            pareto[name] = int(np.sum(np.asarray(loo.pareto_k) > loo.good_k))
+        table = az.compare(loos)
+    return Comparison(
+        table=table, pareto_k=pareto, good_k=good, n_obs=next(iter(runs.values())).n_obs, loo=loos
+    )

@@ -1,21 +1,15 @@
-"""Loading, validating and preparing a panel for a model file.
+"""Reading and validating a panel against a model file.
 
 Validation happens here, at the edge, before any model is built: every problem is a
 :class:`~embedcausal.errors.DataError` naming the column, the offending rows and what was
 expected. Nothing is silently dropped or imputed; rows with missing values are dropped only
 when the model file says ``data.missing = "drop"``, and the dropped rows are recorded.
-
-Preparation turns the validated frame into what the model builders need: integer codes and
-coordinates for each grouping (``country``, ``mission``, ...), standardised predictors, the
-within/between (Mundlak) split of time-varying variables, and the treatment contrast in data
-units.
+Turning the validated rows into model inputs is :mod:`embedcausal.prepared`.
 """
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -51,79 +45,6 @@ def read_table(path: str | Path) -> pd.DataFrame:
 def load_data(spec: ModelSpec) -> pd.DataFrame:
     """Read the data file named by the model file (``data.path``)."""
     return read_table(spec.data_path)
-
-
-@dataclass(frozen=True)
-class Predictor:
-    """One column of a design matrix.
-
-    ``node`` is the DAG node it measures, ``part`` is ``"value"``, ``"within"`` or
-    ``"between"``; ``center``/``scale`` undo the standardisation (``z = (x - center) / scale``).
-    """
-
-    name: str
-    node: str
-    part: str
-    center: float
-    scale: float
-
-
-@dataclass(frozen=True)
-class PreparedData:
-    """A validated panel, ready for the model builders.
-
-    Attributes
-    ----------
-    frame : pandas.DataFrame
-        The rows used, with their original index labels.
-    coords : dict
-        Dimension name -> labels: ``obs`` and one entry per grouping column.
-    group_codes : dict
-        Grouping column -> integer code of each row into ``coords[column]``.
-    nested : dict
-        Inner grouping -> outer grouping, for ``outer/inner`` nestings (e.g. country -> region).
-    y_predictors, m_predictors : list of Predictor
-        The columns of the outcome and mediator design matrices.
-    X_y, X_m : numpy.ndarray
-        Standardised design matrices (rows x predictors); ``X_m`` is empty without a mediator.
-    contrast : tuple of float
-        The treatment values (from, to) in data units.
-    group_means : dict
-        Node -> (group mean of each row) for nodes with a within/between split (data units,
-        after the mediator transform for count mediators).
-    dropped : list
-        Index labels of rows dropped for missing values (``data.missing = "drop"``).
-    data_hash : str
-        SHA-256 of the used columns of the used rows.
-    """
-
-    spec: ModelSpec
-    frame: pd.DataFrame
-    coords: dict[str, np.ndarray]
-    group_codes: dict[str, np.ndarray]
-    nested: dict[str, str]
-    adjustment: tuple[str, ...]
-    y_predictors: list[Predictor]
-    m_predictors: list[Predictor]
-    X_y: np.ndarray
-    X_m: np.ndarray
-    y: np.ndarray
-    m: np.ndarray | None
-    contrast: tuple[float, float]
-    group_means: dict[str, np.ndarray]
-    dropped: list = field(default_factory=list)
-    data_hash: str = ""
-
-    @property
-    def n_obs(self) -> int:
-        """Number of rows used."""
-        return len(self.frame)
-
-
-def mediator_transform(values: np.ndarray, family: str) -> np.ndarray:
-    """How a mediator enters the outcome model: ``log1p`` for counts, itself otherwise."""
-    values = np.asarray(values, dtype=float)
-    return np.log1p(values) if family in ("poisson", "negbinomial") else values
 
 
 def _check_columns(frame: pd.DataFrame, columns: dict[str, str], source: str) -> None:
@@ -299,141 +220,3 @@ def resolve_contrast(spec: ModelSpec, values: np.ndarray) -> tuple[float, float]
             f"{t0:g} in the data; expected two different treatment values"
         )
     return t0, t1
-
-
-def _standardise(x: np.ndarray, binary_ok: bool = True) -> tuple[float, float]:
-    if binary_ok and np.isin(x, [0.0, 1.0]).all():
-        return 0.0, 1.0
-    sd = float(np.std(x))
-    return float(np.mean(x)), (sd if sd > 0 else 1.0)
-
-
-def prepare(
-    spec: ModelSpec,
-    frame: pd.DataFrame | None = None,
-    *,
-    adjustment: Sequence[str] = (),
-    source: str | None = None,
-) -> PreparedData:
-    """Validate a panel and build everything the PyMC model builders need.
-
-    Parameters
-    ----------
-    spec : ModelSpec
-    frame : pandas.DataFrame, optional
-        The panel; read from ``spec.data_path`` when omitted.
-    adjustment : sequence of str
-        Covariate nodes to adjust for (normally the identification result's adjustment set).
-    source : str, optional
-        Name of the data used in error messages (default: the data path).
-
-    Returns
-    -------
-    PreparedData
-    """
-    if frame is None:
-        frame = load_data(spec)
-        source = source or str(spec.data_path)
-    source = source or "data"
-    dag = spec.dag()
-    adjustment = tuple(a for a in adjustment if a in dag.observed)
-    frame, dropped = validate(spec, frame, adjustment=adjustment, source=source)
-    e = spec.estimand
-    wb = set(spec.model.within_between)
-    wg = spec.model.within_group
-
-    # groupings
-    coords: dict[str, np.ndarray] = {"obs": np.asarray(frame.index)}
-    codes: dict[str, np.ndarray] = {}
-    # the within group gets codes even when unused by the model: a latent confounder lives there
-    for g in [*spec.groupings, *([wg] if wg in frame.columns else [])]:
-        cat = pd.Categorical(frame[g])
-        coords[g] = np.asarray(cat.categories)
-        codes[g] = np.asarray(cat.codes, dtype=np.int64)
-    nested: dict[str, str] = {}
-    for item in spec.model.varying:
-        if "/" in item:
-            outer, inner = item.split("/")
-            per_inner = frame.groupby(inner)[outer].nunique()
-            bad = per_inner[per_inner > 1]
-            if len(bad):
-                raise DataError(
-                    f"{source}: model.varying {item!r}: {inner!r} {bad.index[0]!r} lies in "
-                    f"{int(bad.iloc[0])} different {outer!r} groups; expected each {inner} "
-                    f"inside one {outer}"
-                )
-            nested[inner] = outer
-
-    group_means: dict[str, np.ndarray] = {}
-
-    def columns_for(node: str, raw: np.ndarray) -> list[tuple[Predictor, np.ndarray]]:
-        if node in wb:
-            gm = pd.Series(raw, index=frame.index).groupby(frame[wg].to_numpy()).transform("mean")
-            gm = gm.to_numpy(dtype=float)
-            group_means[node] = gm
-            center, scale = _standardise(raw, binary_ok=False)
-            within = raw - gm
-            return [
-                (Predictor(f"{node}[within]", node, "within", 0.0, scale), within / scale),
-                (
-                    Predictor(f"{node}[between]", node, "between", center, scale),
-                    (gm - center) / scale,
-                ),
-            ]
-        center, scale = _standardise(raw)
-        return [(Predictor(node, node, "value", center, scale), (raw - center) / scale)]
-
-    def raw_values(node: str) -> np.ndarray:
-        v = frame[spec.column(node)].to_numpy(dtype=float)
-        if node == e.mediator:
-            v = mediator_transform(v, spec.model.mediator_family)
-        return v
-
-    covs = [c for c in dict.fromkeys([*adjustment, *spec.model.covariates])]
-    covs = [c for c in covs if c not in (e.treatment, e.mediator, e.outcome)]
-    m_nodes = [e.treatment, *covs]
-    y_nodes = [e.treatment, *([e.mediator] if e.mediator else []), *covs]
-    cache: dict[str, list[tuple[Predictor, np.ndarray]]] = {}
-    for node in dict.fromkeys(y_nodes):
-        cache[node] = columns_for(node, raw_values(node))
-
-    def design(nodes: list[str]) -> tuple[list[Predictor], np.ndarray]:
-        preds, cols = [], []
-        for node in nodes:
-            for p, col in cache[node]:
-                preds.append(p)
-                cols.append(col)
-        X = np.column_stack(cols) if cols else np.zeros((len(frame), 0))
-        return preds, X
-
-    y_preds, X_y = design(y_nodes)
-    m_preds, X_m = design(m_nodes) if e.mediator else ([], np.zeros((len(frame), 0)))
-    y = frame[spec.column(e.outcome)].to_numpy(dtype=np.int64)
-    m = frame[spec.column(e.mediator)].to_numpy(dtype=float) if e.mediator else None
-    if m is not None and spec.model.mediator_family in ("poisson", "negbinomial", "bernoulli"):
-        m = m.astype(np.int64)
-    t0, t1 = resolve_contrast(spec, frame[spec.column(e.treatment)].to_numpy(dtype=float))
-    used_cols = list(
-        dict.fromkeys([spec.column(n) for n in used_nodes(spec, adjustment)] + list(spec.groupings))
-    )
-    digest = hashlib.sha256(
-        pd.util.hash_pandas_object(frame[used_cols], index=True).to_numpy().tobytes()
-    ).hexdigest()
-    return PreparedData(
-        spec=spec,
-        frame=frame,
-        coords=coords,
-        group_codes=codes,
-        nested=nested,
-        adjustment=tuple(covs),
-        y_predictors=y_preds,
-        m_predictors=m_preds,
-        X_y=X_y,
-        X_m=X_m,
-        y=y,
-        m=m,
-        contrast=(t0, t1),
-        group_means=group_means,
-        dropped=dropped,
-        data_hash=digest,
-    )

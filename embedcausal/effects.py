@@ -1,32 +1,109 @@
-"""Mechanism effects by g-computation over the posterior.
+r"""Mechanism effects by g-computation over the posterior, from the model's own graph.
 
-For the model file's contrast (treatment ``t0 → t1``, e.g. its 25th to 75th percentile), each
-posterior draw gives, averaged over the observed rows *i* and on the probability scale,
+For the contrast ``t0 → t1`` of the treatment, each posterior draw gives, averaged over the
+observed rows *i* on the probability scale,
 
-* ``E(t, t') = mean_i E_ε[ P(Y_i = 1 | T = t, M = M_i(t')) ]`` where ``M_i(t')`` is row *i*'s
-  mediator under treatment ``t'`` (its noise integrated out: Gauss–Hermite quadrature for a
-  Gaussian mediator, exact for a Bernoulli one, common-random-number Monte Carlo for counts);
-* total effect ``E(t1, t1) − E(t0, t0)``, natural direct effect ``E(t1, t0) − E(t0, t0)``,
-  natural indirect effect ``E(t1, t1) − E(t1, t0)`` (so total = NDE + NIE), the proportion
-  mediated ``NIE / total`` and the indicator ``NIE > NDE`` whose mean is P(NIE > NDE).
+.. math::
 
-Everything else in a row (groupings, covariates, the group means of within/between terms) is
-held at its observed value. Setting the treatment to ``t`` changes its within-group deviation
-only (``t − group mean``), so with a within/between split the effect is the within effect.
+    E(t, t') = \frac1n \sum_i \mathbb E\left[P(Y_i = 1 \mid T = t, M = M_i(t'))\right]
+
+where ``M_i(t')`` is row *i*'s mediator under treatment ``t'`` and the expectation is over its
+noise; then ``total = E(t1,t1) − E(t0,t0)``, ``nde = E(t1,t0) − E(t0,t0)`` and
+``nie = E(t1,t1) − E(t1,t0)`` (so total = NDE + NIE), ``prop_mediated = nie / total`` and the
+indicator ``nie > nde``. Everything else in a row (groupings, covariates, the group means of
+within/between terms) keeps its observed value; setting the treatment changes its
+within-group deviation only, so with a within/between split the effect is the within effect.
+
+How it is computed (:class:`Counterfactual`): the linear predictors ``y_eta`` and ``m_eta`` are
+taken from the PyMC model of the design (:func:`embedcausal.build_model`); the treatment's
+``pm.Data`` and the (transformed) mediator are replaced by inputs, the graph is vectorised over
+posterior draws (:func:`pytensor.graph.vectorize_graph`) and compiled once. The outcome's
+linear predictor is affine in the transformed mediator ``g(M)``, so for each ``t`` it is
+``α(t) + γ(t)·g(M)`` and the mediator's noise is integrated exactly: Gauss–Hermite quadrature
+for a Gaussian mediator (nodes chosen from the largest ``|γ·σ|`` so that the error is below
+1e-9), exactly for a Bernoulli one, and by common-random-number Monte Carlo for counts.
+``tests/test_effects.py`` checks the result against ``pm.do`` + posterior predictive sampling
+on the same model, and ``bench/gcomp.py`` measures both.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 import xarray as xr
 
-from embedcausal.data import PreparedData, mediator_transform
-from embedcausal.models import Structure, mediator_scale, structure
+if TYPE_CHECKING:
+    from embedcausal.plan import Design
 
 EFFECT_NAMES = ("total", "nde", "nie", "prop_mediated", "p_nie_gt_nde")
-_GH_NODES = 20
-_MC_DRAWS = 16
+#: values per chunk of draws × rows (bounds memory at ~ 8 arrays × 8 bytes × CHUNK_VALUES)
+CHUNK_VALUES = 2_000_000
+
+
+@dataclass
+class Counterfactual:
+    """Compiled counterfactual linear predictors of a design's model (see module docstring).
+
+    :meth:`eta` maps a chunk of posterior draws to the outcome's log-odds ``α`` at ``t0`` (with
+    the transformed mediator at 0) and its change at ``t1``, its slope ``γ`` in the mediator at
+    ``t0`` and at ``t1``, and the mediator's linear predictor ``η_m`` at ``t0`` and its change
+    at ``t1``. Both linear predictors are affine in the treatment (it enters row by row,
+    standardised) and the outcome's in the mediator, so these differences are exact.
+    """
+
+    design: Design
+    inputs: list[str]
+    fn: object
+    has_mediator: bool
+
+    @classmethod
+    def compile(cls, design: Design, model=None) -> Counterfactual:
+        """Build the vectorised function from ``model`` (default: the design's joint model)."""
+        import pytensor.tensor as pt
+        from pytensor.graph.replace import graph_replace
+        from pytensor.graph.traversal import ancestors
+
+        from embedcausal.models import build_model, linear_predictor, vectorized_function
+
+        if model is None:
+            model = build_model(design)
+        d = design.data
+        t0, t1 = d.contrast
+        eta_y = linear_predictor(model, "y")
+        has_m = d.mediator is not None
+        t_var = model[d.treatment]
+        t_in = pt.vector("t", dtype=t_var.dtype)
+        g_in = pt.vector("g", dtype="float64")
+        replace = {t_var: t_in}
+        if has_m:
+            g_var = next(
+                (v for v in ancestors([eta_y]) if getattr(v, "name", None) == "m_transformed"),
+                model[d.mediator],
+            )
+            replace[g_var] = g_in.astype(g_var.dtype)
+        y = graph_replace(eta_y, replace, strict=False)
+        # both predictors are affine in t and in g: differences are exact slopes (and, unlike
+        # pytensor.grad through the design's Join, cost no more than one evaluation)
+        y_t1 = graph_replace(y, {t_in: t_in + (t1 - t0)}, strict=False)
+        outputs = [y, y_t1 - y]
+        if has_m:
+            y_g1 = graph_replace(y, {g_in: g_in + 1.0}, strict=False)
+            y_t1g1 = graph_replace(y_t1, {g_in: g_in + 1.0}, strict=False)
+            eta_m = graph_replace(linear_predictor(model, "m"), {t_var: t_in}, strict=False)
+            eta_m1 = graph_replace(eta_m, {t_in: t_in + (t1 - t0)}, strict=False)
+            outputs += [y_g1 - y, y_t1g1 - y_t1, eta_m, eta_m1 - eta_m]
+        names, fn = vectorized_function(model, outputs, inputs=[t_in, g_in])
+        return cls(design=design, inputs=names, fn=fn, has_mediator=has_m)
+
+    def eta(self, params: dict[str, np.ndarray]) -> list[np.ndarray]:
+        """``[α(t0), α(t1) - α(t0)]`` (+ ``[γ(t0), γ(t1), η_m(t0), η_m(t1) - η_m(t0)]``)."""
+        n = self.design.data.n_obs
+        t = np.full(n, self.design.data.contrast[0])
+        outs = self.fn(*(np.asarray(params[k]) for k in self.inputs), t, np.zeros(n))
+        return [np.broadcast_to(o, outs[0].shape) for o in outs]
 
 
 def stacked_posterior(idata: xr.DataTree) -> xr.Dataset:
@@ -35,216 +112,102 @@ def stacked_posterior(idata: xr.DataTree) -> xr.Dataset:
     return post.stack(sample=("chain", "draw")).transpose("sample", ...)
 
 
-def _set_columns(
-    X: np.ndarray,
-    prepared: PreparedData,
-    predictors,
-    node: str,
-    values: np.ndarray,
-) -> np.ndarray:
-    """Copy of ``X`` with ``node``'s value/within columns set for raw (transformed) values."""
-    X = X.copy()
-    for j, p in enumerate(predictors):
-        if p.node != node or p.part == "between":
-            continue
-        if p.part == "within":
-            X[:, j] = (values - prepared.group_means[node]) / p.scale
-        else:
-            X[:, j] = (values - p.center) / p.scale
-    return X
+def _expected(design: Design, alpha, gamma, eta_m, params) -> np.ndarray:
+    """Mean over rows of E[P(Y=1 | T=t, M(t'))] per draw, the mediator's noise integrated out."""
+    from embedcausal import quadrature
 
+    fam = design.data.mediator_family
+    if fam == "gaussian":
+        from embedcausal.models import mediator_scale
 
-def _columns(predictors, node: str) -> list[int]:
-    return [j for j, p in enumerate(predictors) if p.node == node and p.part != "between"]
-
-
-def _linear_parts(post, prepared, prefix, X, predictors, nodes, st, draws, confounder_strength):
-    """eta = base + Σ_node coef[node] * x_node, with coefficients per (draw, row)."""
-    from embedcausal.models import eta_draws
-
-    zero = X.copy()
-    cols = {n: _columns(predictors, n) for n in nodes}
-    for js in cols.values():
-        zero[:, js] = 0.0
-    base = eta_draws(
-        post, prepared, prefix, zero, st, draws=draws, confounder_strength=confounder_strength
-    )
-    beta = np.asarray(post[f"{prefix}_beta"].isel(sample=draws).values)
-    coefs: dict[str, list[tuple[int, np.ndarray]]] = {}
-    slopes = dict(st.slopes) if prefix == "y" else {}
-    names = [p.name for p in predictors]
-    for n, js in cols.items():
-        coefs[n] = []
-        for j in js:
-            c = np.broadcast_to(beta[:, j][:, None], base.shape)
-            if names[j] in slopes:
-                g = slopes[names[j]]
-                codes = prepared.group_codes[g]
-                c = c + (
-                    np.asarray(post[f"y_slope_sigma_{g}"].isel(sample=draws).values)[:, None]
-                    * np.asarray(post[f"y_slope_z_{g}"].isel(sample=draws).values)[:, codes]
-                )
-            coefs[n].append((j, c))
-    return base, coefs
-
-
-def _x(prepared, predictors, node, j, raw):
-    p = predictors[j]
-    if p.part == "within":
-        return (raw - prepared.group_means[node]) / p.scale
-    return (raw - p.center) / p.scale
-
-
-def _eta(base, coefs, prepared, predictors, values: dict[str, np.ndarray]):
-    eta = base
-    for node, raw in values.items():
-        for j, c in coefs.get(node, []):
-            eta = eta + c * _x(prepared, predictors, node, j, raw)
-    return eta
-
-
-def _expit(x: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * x))
+        center, scale = mediator_scale(design)
+        return quadrature.gaussian_mean(alpha, gamma, eta_m, center, scale, params["m_sigma"])
+    if fam == "bernoulli":
+        return quadrature.bernoulli_mean(alpha, gamma, eta_m)
+    return quadrature.count_mean(alpha, gamma, eta_m, family=fam, dispersion=params.get("m_alpha"))
 
 
 def gcomp(
     idata: xr.DataTree,
-    prepared: PreparedData,
+    design: Design,
     *,
-    st: Structure | None = None,
-    chunk: int = 64,
-    seed: int = 0,
-    confounder_strength: dict[str, float] | None = None,
+    counterfactual: Counterfactual | None = None,
 ) -> xr.Dataset:
     """Effect draws (dims ``chain``, ``draw``) by g-computation; see the module docstring.
 
     Parameters
     ----------
     idata : xarray.DataTree
-        A posterior from :func:`embedcausal.fit` (or a fake one with the same variables).
-    prepared : PreparedData
-        The data the model was fitted to.
-    st : Structure, optional
-        Term structure (default: derived from the spec, without a latent confounder).
-    chunk : int
-        Posterior samples processed at once (bounds memory at ~ chunk × rows × 8 bytes).
-    seed : int
-        Seed of the common random numbers for count mediators.
-    confounder_strength : dict, optional
-        ``{"outcome": γ_y, "mediator": γ_m}`` for a model with a latent confounder.
+        A posterior of the design's model (from :func:`embedcausal.fit`, or a fake one with
+        the same variables).
+    design : Design
+        The design the model was built from.
+    counterfactual : Counterfactual, optional
+        A compiled counterfactual function (default: compiled from the design's joint model;
+        pass one to reuse it, e.g. with the latent confounder's model in a sensitivity grid).
 
     Returns
     -------
     xarray.Dataset
-        Variables ``total`` and, with a mediator, ``nde``, ``nie``, ``prop_mediated`` and
-        ``nie_gt_nde`` (0/1); attrs give the contrast, the scale and the method.
+        ``total`` and, with a mediator, ``nde``, ``nie``, ``prop_mediated`` and ``nie_gt_nde``
+        (0/1), dims ``chain``, ``draw``; attrs give the contrast, the scale and the method.
+
+    See Also
+    --------
+    effects_table : summarise the draws.
     """
-    spec = prepared.spec
-    e = spec.estimand
-    st = st or structure(spec, prepared)
-    cs = confounder_strength or {}
-    post = stacked_posterior(idata)
-    n = post.sizes["sample"]
-    t0, t1 = prepared.contrast
-    nrow = prepared.n_obs
-    T0 = np.full(nrow, t0)
-    T1 = np.full(nrow, t1)
-    out: dict[str, list[np.ndarray]] = {k: [] for k in ("total", "nde", "nie")}
-    yp, mp = prepared.y_predictors, prepared.m_predictors
-    for start in range(0, n, chunk):
-        draws = np.arange(start, min(start + chunk, n))
-        nodes = [e.treatment] + ([e.mediator] if e.mediator else [])
-        base_y, coef_y = _linear_parts(
-            post, prepared, "y", prepared.X_y, yp, nodes, st, draws, cs.get("outcome", 0.0)
-        )
-        if not e.mediator:
-            p1 = _expit(_eta(base_y, coef_y, prepared, yp, {e.treatment: T1})).mean(axis=1)
-            p0 = _expit(_eta(base_y, coef_y, prepared, yp, {e.treatment: T0})).mean(axis=1)
-            out["total"].append(p1 - p0)
+    from embedcausal import quadrature
+
+    d = design.data
+    cf = counterfactual or Counterfactual.compile(design)
+    post = idata["posterior"]
+    nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
+    flat = {
+        k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:])
+        for k in {*cf.inputs, "m_sigma", "m_alpha"}
+        if k in post
+    }
+    n = nchain * ndraw
+    step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
+    out: dict[str, list[np.ndarray]] = {"total": [], "nde": [], "nie": []}
+    for start in range(0, n, step):
+        params = {k: v[start : start + step] for k, v in flat.items()}
+        res = cf.eta(params)
+        a0 = res[0]
+        a1 = a0 + res[1]
+        if not cf.has_mediator:
+            out["total"].append(quadrature.plain_mean(a1) - quadrature.plain_mean(a0))
             continue
-        base_m, coef_m = _linear_parts(
-            post,
-            prepared,
-            "m",
-            prepared.X_m,
-            mp,
-            [e.treatment],
-            st,
-            draws,
-            cs.get("mediator", 0.0),
-        )
-        mediator = {
-            t: _mediator_support(
-                _eta(base_m, coef_m, prepared, mp, {e.treatment: T}),
-                post,
-                draws,
-                prepared,
-                # the same stream for t0 and t1: common random numbers for count mediators
-                np.random.default_rng([seed, start]),
-            )
-            for t, T in (("0", T0), ("1", T1))
-        }
-
-        def expected(T: np.ndarray, tm: str, base=base_y, coef=coef_y, med=mediator) -> np.ndarray:
-            """Mean over rows of E[P(Y=1 | T, M(t_m))], the mediator's noise integrated out."""
-            values, weights = med[tm]
-            acc = 0.0
-            for m_raw, w in zip(values, weights, strict=True):
-                acc = acc + w * _expit(
-                    _eta(base, coef, prepared, yp, {e.treatment: T, e.mediator: m_raw})
-                )
-            return np.asarray(acc).mean(axis=1)
-
-        e00, e10, e11 = expected(T0, "0"), expected(T1, "0"), expected(T1, "1")
+        g0, g1, m0 = res[2], res[3], res[4]
+        m1 = m0 + res[5]
+        e00 = _expected(design, a0, g0, m0, params)
+        e10 = _expected(design, a1, g1, m0, params)
+        e11 = _expected(design, a1, g1, m1, params)
         out["total"].append(e11 - e00)
         out["nde"].append(e10 - e00)
         out["nie"].append(e11 - e10)
-    nchain, ndraw = idata["posterior"].sizes["chain"], idata["posterior"].sizes["draw"]
-    coords = {
-        "chain": idata["posterior"]["chain"].values,
-        "draw": idata["posterior"]["draw"].values,
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
+    data = {
+        k: (("chain", "draw"), np.concatenate(v).reshape(nchain, ndraw))
+        for k, v in out.items()
+        if v
     }
-    data = {}
-    for k, parts in out.items():
-        if parts:
-            data[k] = (("chain", "draw"), np.concatenate(parts).reshape(nchain, ndraw))
-    if e.mediator:
-        total = data["total"][1]
+    if cf.has_mediator:
+        total, nde, nie = data["total"][1], data["nde"][1], data["nie"][1]
         with np.errstate(divide="ignore", invalid="ignore"):
-            data["prop_mediated"] = (("chain", "draw"), data["nie"][1] / total)
-        data["nie_gt_nde"] = (("chain", "draw"), (data["nie"][1] > data["nde"][1]).astype(float))
+            data["prop_mediated"] = (("chain", "draw"), nie / total)
+        data["nie_gt_nde"] = (("chain", "draw"), (nie > nde).astype(float))
+    t0, t1 = d.contrast
     attrs = {
-        "treatment": e.treatment,
-        "outcome": e.outcome,
-        "mediator": e.mediator or "",
+        "treatment": d.treatment,
+        "outcome": d.outcome,
+        "mediator": d.mediator or "",
         "contrast_from": float(t0),
         "contrast_to": float(t1),
         "scale": "probability",
         "method": "g-computation over the posterior, averaged over observed rows",
     }
     return xr.Dataset(data, coords=coords, attrs=attrs)
-
-
-def _mediator_support(eta_m, post, draws, prepared, rng):
-    """(values, weights): raw mediator values per node and quadrature/MC weights."""
-    fam = prepared.spec.model.mediator_family
-    if fam == "gaussian":
-        x, w = np.polynomial.hermite_e.hermegauss(_GH_NODES)
-        w = w / w.sum()
-        sigma = np.asarray(post["m_sigma"].isel(sample=draws).values)[:, None]
-        center, scale = mediator_scale(prepared)
-        values = [mediator_transform(center + scale * (eta_m + sigma * xk), fam) for xk in x]
-        return values, list(w)
-    if fam == "bernoulli":
-        p = _expit(eta_m)
-        return [np.zeros_like(p), np.ones_like(p)], [1.0 - p, p]
-    mu = np.exp(eta_m)
-    if fam == "negbinomial":  # a gamma-Poisson mixture with PyMC's (mu, alpha)
-        alpha = np.asarray(post["m_alpha"].isel(sample=draws).values)[:, None]
-        mu = rng.gamma(alpha, mu / alpha, size=(_MC_DRAWS, *mu.shape))
-    draws_ = list(rng.poisson(np.broadcast_to(mu, (_MC_DRAWS, *eta_m.shape))))
-    weight = 1.0 / len(draws_)
-    return [mediator_transform(d, fam) for d in draws_], [weight] * len(draws_)
 
 
 def effects_table(
@@ -293,11 +256,3 @@ def effects_table(
     table["hdi_prob"] = hdi_prob
     table["reliable"] = reliable
     return table
-
-
-def attach_effects(run, *, hdi_prob: float = 0.9) -> pd.DataFrame:
-    """Compute a run's effects, store the draws in ``run.idata["effects"]`` and the table."""
-    ds = gcomp(run.idata, run.prepared)
-    run.idata["effects"] = xr.DataTree(ds)
-    run.effects = effects_table(ds, hdi_prob=hdi_prob, reliable=bool(run.diagnostics["ok"]))
-    return run.effects

@@ -55,10 +55,17 @@ def format_effects(run) -> str:
     out.append("")
     out.append(format_table(run.effects))
     out.append("")
-    if run.diagnostics.get("ok"):
-        out.append("diagnostics: ok (R-hat, ESS, divergences, BFMI)")
+    diag = run.diagnostics
+    t = diag.thresholds
+    if diag.ok:
+        out.append(
+            f"diagnostics: ok (R-hat <= {t['r_hat']}, bulk and tail ESS >= {t['ess_bulk']:.0f}, "
+            "no divergences, E-BFMI >= 0.3)"
+        )
     else:
-        out.append("diagnostics: UNRELIABLE — " + "; ".join(run.diagnostics.get("problems", [])))
+        out.append("diagnostics: UNRELIABLE — these effects rest on chains that did not converge")
+        out += [f"  {p}" for p in diag.problems]
+        out += [f"  {a}" for a in diag.advice]
     for a in run.assumptions:
         out.append(f"assumed (estimand.assume): {a}")
     return "\n".join(out)

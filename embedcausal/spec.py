@@ -41,6 +41,7 @@ class _Strict(BaseModel):
 
 
 Name = Annotated[str, Field(pattern=_NAME)]
+Parameterization = Literal["auto", "centered", "noncentered"]
 ContrastValue = str | float
 
 
@@ -105,6 +106,7 @@ class ModelSection(_Strict):
     family: Literal["bernoulli"] = "bernoulli"
     mediator_family: Literal["gaussian", "poisson", "negbinomial", "bernoulli"] = "gaussian"
     mediator_centered: bool = False
+    parameterization: Parameterization | dict[Name, Parameterization] = "auto"
     varying: list[str] = Field(default_factory=lambda: ["country", "mission"])
     varying_slopes: dict[Name, str] = Field(default_factory=dict)
     within_between: list[Name] = Field(default_factory=list)
@@ -133,7 +135,8 @@ class SamplerSection(_Strict):
     tune: int = Field(1000, ge=10)
     chains: int = Field(4, ge=1, le=64)
     seed: int = Field(20201, ge=0)
-    target_accept: float = Field(0.9, gt=0, lt=1)
+    target_accept: float = Field(0.8, gt=0, lt=1)
+    save_warmup: bool = False
 
 
 class ConfounderSweep(_Strict):
@@ -210,7 +213,15 @@ class ModelSpec:
         Every prior slot, with the documented defaults filled in.
     """
 
-    def __init__(self, parsed: _FileModel, *, source: str, base_dir: Path, raw: dict) -> None:
+    def __init__(
+        self,
+        parsed: _FileModel,
+        *,
+        source: str,
+        base_dir: Path,
+        raw: dict,
+        check_files: bool = True,
+    ) -> None:
         self._parsed = parsed
         self.source = source
         self.base_dir = base_dir
@@ -225,14 +236,23 @@ class ModelSpec:
         self.sensitivity = parsed.sensitivity
         self.data_path = (base_dir / parsed.data.path).resolve()
         self.priors: dict[str, Prior] = {}
+        self._check_files = check_files
         self._validate()
 
     # -- construction -------------------------------------------------------------------
     @classmethod
     def from_dict(
-        cls, raw: Mapping[str, Any], *, source: str = "<dict>", base_dir: str | Path = "."
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        source: str = "<dict>",
+        base_dir: str | Path = ".",
+        check_files: bool = True,
     ) -> ModelSpec:
         """Validate a model-file dictionary (as TOML would parse it).
+
+        ``check_files=False`` skips the check that ``data.path`` exists (a saved run holds its
+        data, so it does not need the file).
 
         Raises
         ------
@@ -244,7 +264,13 @@ class ModelSpec:
             parsed = _FileModel.model_validate(raw)
         except ValidationError as exc:
             raise _spec_error(source, exc) from None
-        return cls(parsed, source=source, base_dir=Path(base_dir).resolve(), raw=raw)
+        return cls(
+            parsed,
+            source=source,
+            base_dir=Path(base_dir).resolve(),
+            raw=raw,
+            check_files=check_files,
+        )
 
     def replace(self, **sections: Mapping[str, Any]) -> ModelSpec:
         """A new spec with some sections' keys replaced, validated again.
@@ -257,7 +283,9 @@ class ModelSpec:
                 raw[section] = {**raw[section], **values}
             else:
                 raw[section] = values
-        return ModelSpec.from_dict(raw, source=self.source, base_dir=self.base_dir)
+        return ModelSpec.from_dict(
+            raw, source=self.source, base_dir=self.base_dir, check_files=self._check_files
+        )
 
     # -- derived ------------------------------------------------------------------------
     def column(self, node: str) -> str:
@@ -366,7 +394,7 @@ class ModelSpec:
             if s.priors:
                 for set_name, priors in s.priors.sets.items():
                     self._validate_priors(f"sensitivity.priors.sets.{set_name}", priors, fill=False)
-        if not self.data_path.is_file():
+        if self._check_files and not self.data_path.is_file():
             raise self._err(
                 "data.path",
                 f"data file {self.data.path!r} not found (resolved to {self.data_path}); "

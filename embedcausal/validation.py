@@ -74,7 +74,7 @@ def fit_seed(payload: dict[str, Any]) -> xr.Dataset:
     import tempfile
 
     from embedcausal.fit import fit
-    from embedcausal.simulate import simulate
+    from embedcausal.simulation import simulate
 
     p = payload.get("params", payload)
     sim = simulate(

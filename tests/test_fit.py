@@ -11,7 +11,7 @@ from _specs import sim_spec
 
 from embedcausal.errors import IdentificationError, RunError
 from embedcausal.fit import fit, load_run
-from embedcausal.simulate import simulate
+from embedcausal.simulation import simulate
 from embedcausal.spec import ModelSpec
 
 FAST = {"draws": 100, "tune": 150, "chains": 2}

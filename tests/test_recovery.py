@@ -11,7 +11,7 @@ from _specs import sim_spec
 
 from embedcausal.effects import effects_table
 from embedcausal.fit import fit
-from embedcausal.simulate import simulate
+from embedcausal.simulation import simulate
 
 SIZE = {"n_countries": 60, "n_missions": 20}
 SAMPLER = {"draws": 300, "tune": 300, "chains": 2}

@@ -16,7 +16,7 @@ from _specs import sim_spec
 
 from embedcausal.errors import EmbedcausalError
 from embedcausal.sensitivity.confounding import confounding_sweep, grid_points
-from embedcausal.simulate import simulate
+from embedcausal.simulation import simulate
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLER = {"draws": 300, "tune": 300, "chains": 2}

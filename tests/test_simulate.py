@@ -12,7 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from embedcausal.errors import EmbedcausalError
-from embedcausal.simulate import DEFAULTS, MECHANISMS, Simulation, mediation_truth, simulate
+from embedcausal.simulation import DEFAULTS, MECHANISMS, Simulation, mediation_truth, simulate
 
 COLUMNS = [
     "country",

@@ -1,0 +1,231 @@
+"""Sampler diagnostics that name the parameters at fault and say what to do.
+
+Thresholds are ArviZ's recommendations (Vehtari et al. 2021): R-hat ≤ 1.01, bulk and tail
+ESS ≥ 100 per chain, no divergent transitions, E-BFMI ≥ 0.3. :func:`diagnose` checks every
+parameter of the posterior (element by element: ``y_a_country[USA]`` is named, not just
+``y_a_country``) with ArviZ 1.x and returns a :class:`Diagnostics` whose ``problems`` are
+sentences a user can act on.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import xarray as xr
+
+RHAT_MAX = 1.01
+ESS_PER_CHAIN = 100
+BFMI_MIN = 0.3
+MAX_NAMED = 5
+
+
+@dataclass
+class Diagnostics:
+    """The result of :func:`diagnose` (a mapping, for JSON and backwards compatibility)."""
+
+    max_r_hat: float
+    min_ess_bulk: float
+    min_ess_tail: float
+    divergences: int
+    min_bfmi: float | None
+    thresholds: dict[str, float]
+    worst: dict[str, list[str]] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    advice: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        """True when every check passed."""
+        return not self.problems
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable form (also the keys of ``run.json``'s ``diagnostics``)."""
+        return {
+            "max_r_hat": self.max_r_hat,
+            "min_ess_bulk": self.min_ess_bulk,
+            "min_ess_tail": self.min_ess_tail,
+            "divergences": self.divergences,
+            "min_bfmi": self.min_bfmi,
+            "thresholds": self.thresholds,
+            "worst": self.worst,
+            "problems": self.problems,
+            "advice": self.advice,
+            "ok": self.ok,
+        }
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any]) -> Diagnostics:
+        keys = ("max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences", "min_bfmi")
+        return cls(
+            **{k: d[k] for k in keys},
+            thresholds=dict(d["thresholds"]),
+            worst={k: list(v) for k, v in d.get("worst", {}).items()},
+            problems=list(d.get("problems", [])),
+            advice=list(d.get("advice", [])),
+        )
+
+    def __getitem__(self, key: str) -> Any:
+        return self.to_dict()[key]
+
+    def summary(self) -> str:
+        """Plain text: one line of numbers, then each problem and the advice."""
+        head = (
+            f"max R-hat {self.max_r_hat:.3f}, min bulk ESS {self.min_ess_bulk:.0f}, "
+            f"min tail ESS {self.min_ess_tail:.0f}, {self.divergences} divergences"
+        )
+        if self.ok:
+            return head + " — all checks passed"
+        return "\n".join([head, *(f"PROBLEM: {p}" for p in self.problems), *self.advice])
+
+
+def _labels(da: xr.DataArray) -> tuple[list[str], np.ndarray]:
+    """Element labels ``name[coord,...]`` and values of a diagnostics array."""
+    if da.ndim == 0:
+        return [str(da.name)], np.asarray([float(da)])
+    stacked = da.stack(_el=da.dims)
+    labels = [
+        f"{da.name}[{','.join(map(str, idx if isinstance(idx, tuple) else (idx,)))}]"
+        for idx in stacked.indexes["_el"]
+    ]
+    return labels, np.asarray(stacked.values, dtype=float)
+
+
+def _flat(ds: xr.Dataset) -> tuple[list[str], np.ndarray]:
+    labels: list[str] = []
+    values: list[np.ndarray] = []
+    for name in ds.data_vars:
+        lab, val = _labels(ds[name])
+        labels += lab
+        values.append(val)
+    return labels, (np.concatenate(values) if values else np.array([]))
+
+
+def _worst(labels: list[str], values: np.ndarray, bad: np.ndarray, *, high: bool) -> list[str]:
+    idx = np.flatnonzero(bad)
+    order = idx[np.argsort(-values[idx] if high else values[idx])]
+    return [f"{labels[i]} ({values[i]:.3g})" for i in order[:MAX_NAMED]]
+
+
+def _sampled(idata: xr.DataTree) -> list[str]:
+    """Posterior variables that were sampled or derived from a few parameters (not data)."""
+    post = idata["posterior"]
+    return [v for v in post.data_vars if "obs" not in post[v].dims]
+
+
+def diagnose(idata: xr.DataTree, *, var_names: list[str] | None = None) -> Diagnostics:
+    """R-hat, bulk/tail ESS, divergences and E-BFMI with the parameters at fault named.
+
+    Parameters
+    ----------
+    idata : xarray.DataTree
+        With ``posterior`` and ``sample_stats`` groups (chains ≥ 1).
+    var_names : list of str, optional
+        Variables to check (default: every posterior variable without an ``obs`` dim).
+
+    Returns
+    -------
+    Diagnostics
+
+    Examples
+    --------
+    >>> from arviz_base import from_dict                        # doctest: +SKIP
+    >>> d = diagnose(from_dict({"posterior": {"x": rng.normal(size=(4, 500))}}))  # doctest: +SKIP
+    >>> d.ok                                                      # doctest: +SKIP
+    True
+    """
+    import arviz as az
+
+    names = var_names or _sampled(idata)
+    chains = idata["posterior"].sizes["chain"]
+    ess_min = ESS_PER_CHAIN * chains
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rhat = az.rhat(idata, var_names=names)
+        ess_b = az.ess(idata, var_names=names, method="bulk")
+        ess_t = az.ess(idata, var_names=names, method="tail")
+    to_ds = (lambda x: x.to_dataset()) if isinstance(rhat, xr.DataTree) else (lambda x: x)
+    lr, vr = _flat(to_ds(rhat))
+    lb, vb = _flat(to_ds(ess_b))
+    lt, vt = _flat(to_ds(ess_t))
+
+    def extreme(values: np.ndarray, fn) -> float:
+        v = values[np.isfinite(values)]
+        return float(fn(v)) if v.size else float("nan")
+
+    divergences = 0
+    bfmi: list[float] = []
+    for group in (g for g in idata.children if g.startswith("sample_stats")):
+        stats = idata[group]
+        if "diverging" in stats:
+            divergences += int(np.asarray(stats["diverging"].values).sum())
+        if "energy" in stats:
+            res = az.bfmi(idata, group=group)
+            res = res.to_dataset() if isinstance(res, xr.DataTree) else res
+            bfmi += [float(x) for x in np.ravel(np.asarray(res["energy"].values))]
+    diag = Diagnostics(
+        max_r_hat=extreme(vr, np.max),
+        min_ess_bulk=extreme(vb, np.min),
+        min_ess_tail=extreme(vt, np.min),
+        divergences=divergences,
+        min_bfmi=min(bfmi) if bfmi else None,
+        thresholds={
+            "r_hat": RHAT_MAX,
+            "ess_bulk": float(ess_min),
+            "ess_tail": float(ess_min),
+            "bfmi": BFMI_MIN,
+            "divergences": 0,
+        },
+    )
+    bad_r = ~(vr <= RHAT_MAX)
+    bad_b = ~(vb >= ess_min)
+    bad_t = ~(vt >= ess_min)
+    if bad_r.any():
+        diag.worst["r_hat"] = _worst(lr, vr, bad_r, high=True)
+        diag.problems.append(
+            f"R-hat above {RHAT_MAX} for {int(bad_r.sum())} parameter(s): "
+            + ", ".join(diag.worst["r_hat"])
+        )
+    if bad_b.any():
+        diag.worst["ess_bulk"] = _worst(lb, vb, bad_b, high=False)
+        diag.problems.append(
+            f"bulk ESS below {ess_min} ({ESS_PER_CHAIN} per chain) for {int(bad_b.sum())} "
+            "parameter(s): " + ", ".join(diag.worst["ess_bulk"])
+        )
+    if bad_t.any():
+        diag.worst["ess_tail"] = _worst(lt, vt, bad_t, high=False)
+        diag.problems.append(
+            f"tail ESS below {ess_min} ({ESS_PER_CHAIN} per chain) for {int(bad_t.sum())} "
+            "parameter(s): " + ", ".join(diag.worst["ess_tail"])
+        )
+    if divergences:
+        diag.problems.append(f"{divergences} divergent transitions")
+    if bfmi and min(bfmi) < BFMI_MIN:
+        diag.problems.append(f"E-BFMI {min(bfmi):.2f} below {BFMI_MIN} in some chain")
+    diag.advice = _advice(diag, idata)
+    return diag
+
+
+def _advice(diag: Diagnostics, idata: xr.DataTree) -> list[str]:
+    """What to change, in model-file keys."""
+    out = []
+    if diag.divergences:
+        out.append(
+            "advice: divergences bias the posterior; raise [sampler] target_accept (e.g. 0.95) "
+            "or set model.parameterization for the grouping named above to 'noncentered'"
+        )
+    if "r_hat" in diag.worst or "ess_bulk" in diag.worst or "ess_tail" in diag.worst:
+        draws = idata["posterior"].sizes["draw"]
+        names = " ".join(diag.worst.get("ess_bulk", []) + diag.worst.get("r_hat", []))
+        if "_z_" in names or "_a_" in names:
+            out.append(
+                "advice: a varying intercept mixes slowly; try the other parameterisation for "
+                "its grouping (model.parameterization = { GROUP = 'centered' } or "
+                "'noncentered'), see docs/performance.md"
+            )
+        out.append(
+            f"advice: more draws help when ESS is merely low: [sampler] draws = {2 * draws} "
+            f"(now {draws}) or --draws {2 * draws}"
+        )
+    return out

@@ -1,0 +1,367 @@
+"""A fitted model (:class:`Run`) and its directory on disk.
+
+A run directory is self-contained: everything ``effects``, ``compare`` and ``report`` need is
+inside it, so it keeps working after the project folder is renamed or the data file moved.
+
+``posterior.nc``
+    The DataTree: ``posterior``, ``sample_stats`` (and ``sample_stats_mediator``), ``effects``,
+    ``observed_data`` and ``constant_data`` (the prepared panel, dims ``obs`` and groupings).
+    The pointwise log-likelihood is not stored: it is recomputed from the posterior and the
+    stored data when a run is loaded (it would be most of the file).
+``run.json``
+    The model file's content, the design (predictors, contrast, adjustment set), the
+    identification, the diagnostics, package versions, seconds per phase, ``complete``.
+``effects.csv``
+    The effects table.
+
+Writing is atomic (a temporary sibling directory moved into place), so a crash never leaves a
+half-written run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from functools import cached_property
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+
+from embedcausal.plan import Design
+from embedcausal.diagnostics import Diagnostics
+from embedcausal.errors import RunError
+from embedcausal.identify import Identification
+from embedcausal.prepared import Predictor, PreparedData
+from embedcausal.spec import ModelSpec
+
+RUN_FORMAT = 2
+_VERSIONS = ("embedcausal", "pymc", "pytensor", "arviz", "nutpie", "dowhy", "numpy", "pandas")
+
+
+def package_versions() -> dict[str, str]:
+    """Versions of the packages that determine a result."""
+    out = {}
+    for name in _VERSIONS:
+        try:
+            out[name] = version(name)
+        except Exception:
+            out[name] = "not installed"
+    return out
+
+
+@dataclass
+class Run:
+    """A fitted model: posterior (ArviZ DataTree), design, diagnostics and effects.
+
+    Attributes
+    ----------
+    design : Design
+        The plan the run was fitted from.
+    idata : xarray.DataTree
+        ``posterior`` (dims ``chain``, ``draw``, ``country``, ``mission``, …),
+        ``sample_stats``, ``log_likelihood`` (the outcome's, dims ``obs``), ``observed_data``,
+        ``constant_data`` and ``effects`` (the g-computation draws).
+    diagnostics : Diagnostics
+        R-hat, ESS, divergences and E-BFMI; ``diagnostics.ok`` and the named ``problems``.
+    versions : dict
+        Package versions at fit time.
+    timings : dict
+        Seconds per phase of the fit.
+    effects : pandas.DataFrame or None
+        The tidy effects table (:func:`embedcausal.effects_table`).
+    complete : bool
+        False only for a run kept after an interrupt (never by default).
+    """
+
+    design: Design
+    idata: xr.DataTree
+    diagnostics: Diagnostics
+    versions: dict[str, str]
+    timings: dict[str, float] = field(default_factory=dict)
+    effects: pd.DataFrame | None = None
+    complete: bool = True
+
+    # -- views of the design ---------------------------------------------------------------
+    @property
+    def spec(self) -> ModelSpec:
+        return self.design.spec
+
+    @property
+    def identification(self) -> dict[str, Identification]:
+        return dict(self.design.identification)
+
+    @property
+    def prepared(self) -> PreparedData:
+        return self.design.data
+
+    @property
+    def contrast(self) -> tuple[float, float]:
+        return self.design.contrast
+
+    @property
+    def n_obs(self) -> int:
+        return self.design.n_obs
+
+    @property
+    def dropped(self) -> list:
+        return list(self.design.data.dropped)
+
+    @property
+    def data_hash(self) -> str:
+        return self.design.data.data_hash
+
+    @property
+    def assumptions(self) -> list[str]:
+        """Explicit assumptions from the model file (printed with every result)."""
+        return self.design.assumptions
+
+    @cached_property
+    def model(self):
+        """The joint PyMC model of the run (for ``pm.do``, ``pm.observe``, predictions)."""
+        from embedcausal.models import build_model
+
+        return build_model(self.design)
+
+    def compute_effects(self, *, hdi_prob: float = 0.9) -> pd.DataFrame:
+        """Compute the effects, store their draws in ``idata["effects"]``, return the table."""
+        from embedcausal.effects import effects_table, gcomp
+
+        ds = gcomp(self.idata, self.design)
+        self.idata["effects"] = xr.DataTree(ds)
+        self.effects = effects_table(ds, hdi_prob=hdi_prob, reliable=self.diagnostics.ok)
+        return self.effects
+
+    def __repr__(self) -> str:
+        post = self.idata["posterior"]
+        ok = "ok" if self.diagnostics.ok else "diagnostics FAILED"
+        return (
+            f"Run({self.spec.name!r}, {post.sizes['chain']} chains x {post.sizes['draw']} draws, "
+            f"{self.n_obs} rows, {ok})"
+        )
+
+    # -- disk --------------------------------------------------------------------------------
+    def save(self, directory: str | Path, *, overwrite: bool = False) -> Path:
+        """Write the run to ``directory`` atomically (a crash leaves no half directory).
+
+        Raises
+        ------
+        RunError
+            If ``directory`` exists (unless ``overwrite``) or is a file.
+        """
+        target = Path(directory)
+        if target.exists() and not target.is_dir():
+            raise RunError(f"{target}: is a file; expected a directory for the run")
+        if target.exists() and not overwrite:
+            raise RunError(f"{target}: already exists; choose another --out or remove it")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            tree = {
+                name: self.idata[name].to_dataset()
+                for name in self.idata.children
+                if name != "log_likelihood"
+            }
+            xr.DataTree.from_dict(tree).to_netcdf(tmp / "posterior.nc", engine="h5netcdf")
+            (tmp / "run.json").write_text(json.dumps(self._meta(), indent=2, default=_json_default))
+            if self.effects is not None:
+                self.effects.to_csv(tmp / "effects.csv", index=False)
+            if target.exists():
+                old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+                os.replace(target, old / "run")
+                os.replace(tmp, target)
+                shutil.rmtree(old, ignore_errors=True)
+            else:
+                os.replace(tmp, target)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return target
+
+    def _meta(self) -> dict[str, Any]:
+        d = self.design.data
+        spec = self.spec
+        return {
+            "format": RUN_FORMAT,
+            "complete": self.complete,
+            "spec": spec.raw,
+            "spec_source": spec.source,
+            "spec_base_dir": str(spec.base_dir),
+            "design": {
+                "source": self.design.source,
+                "treatment": d.treatment,
+                "mediator": d.mediator,
+                "outcome": d.outcome,
+                "mediator_family": d.mediator_family,
+                "adjustment": list(d.adjustment),
+                "contrast": list(d.contrast),
+                "nested": d.nested,
+                "groupings": list(d.group_codes),
+                "y_predictors": [vars(p) for p in d.y_predictors],
+                "m_predictors": [vars(p) for p in d.m_predictors],
+                "dropped": [str(x) for x in d.dropped],
+                "data_hash": d.data_hash,
+                "frame_columns": {n: spec.column(n) for n in d.values},
+            },
+            "identification": {k: v.to_dict() for k, v in self.design.identification.items()},
+            "diagnostics": self.diagnostics.to_dict(),
+            "versions": self.versions,
+            "timings": self.timings,
+            "assumptions": self.assumptions,
+        }
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    return str(obj)
+
+
+def _read_meta(d: Path) -> dict[str, Any]:
+    path = d / "run.json"
+    try:
+        meta = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunError(
+            f"{path}: unreadable ({type(exc).__name__}: {exc}); the run is damaged, refit it"
+        ) from None
+    if not isinstance(meta, dict) or meta.get("format") != RUN_FORMAT:
+        got = meta.get("format") if isinstance(meta, dict) else type(meta).__name__
+        raise RunError(f"{path}: format {got!r}; expected {RUN_FORMAT} (refit with this version)")
+    return meta
+
+
+def _prepared(meta: dict, tree: xr.DataTree) -> PreparedData:
+    m = meta["design"]
+    const = tree["constant_data"].to_dataset()
+    observed = tree["observed_data"].to_dataset()
+    groupings = list(m["groupings"])
+    coords = {"obs": np.asarray(const["obs"].values, dtype=object)}
+    codes, names = {}, {}
+    for g in groupings:
+        coords[g] = np.asarray(const[g].values, dtype=object)
+        codes[g] = np.asarray(const[f"{g}__code"].values, dtype=np.int64)
+        if f"{g}_name" in const.coords:
+            names[g] = np.asarray(const[f"{g}_name"].values)
+    values = {n: np.asarray(const[n].values, dtype=float) for n in m["frame_columns"] if n in const}
+    if m["mediator"]:
+        values[m["mediator"]] = np.asarray(observed[m["mediator"]].values, dtype=float)
+    means = {
+        v.removesuffix("__group_mean"): np.asarray(const[v].values, dtype=float)
+        for v in const.data_vars
+        if v.endswith("__group_mean")
+    }
+    y = np.asarray(observed[m["outcome"]].values, dtype=np.int64)
+    frame = pd.DataFrame({g: coords[g][codes[g]] for g in groupings})
+    for node, col in m["frame_columns"].items():
+        frame[col] = values[node]
+    frame[m["outcome"]] = y
+    return PreparedData(
+        frame=frame,
+        values=values,
+        y=y,
+        coords=coords,
+        group_codes=codes,
+        group_names=names,
+        nested=dict(m["nested"]),
+        adjustment=tuple(m["adjustment"]),
+        y_predictors=[Predictor(**p) for p in m["y_predictors"]],
+        m_predictors=[Predictor(**p) for p in m["m_predictors"]],
+        group_means=means,
+        contrast=tuple(m["contrast"]),
+        treatment=m["treatment"],
+        outcome=m["outcome"],
+        mediator=m["mediator"],
+        mediator_family=m["mediator_family"],
+        dropped=list(m["dropped"]),
+        data_hash=m["data_hash"],
+    )
+
+
+def load_run(directory: str | Path, *, log_likelihood: bool = True) -> Run:
+    """Read a run written by :meth:`Run.save`.
+
+    Parameters
+    ----------
+    directory : path
+    log_likelihood : bool
+        Recompute the outcome's pointwise log-likelihood (for ``az.loo``); skip it when only
+        the effects are needed.
+
+    Raises
+    ------
+    RunError
+        If the directory or one of its files is missing, damaged or of another format.
+    """
+    d = Path(directory)
+    if not d.is_dir():
+        raise RunError(
+            f"{d}: not a saved run (no such directory); expected a directory written by "
+            "`embedcausal fit --out`"
+        )
+    for name in ("run.json", "posterior.nc"):
+        if not (d / name).is_file():
+            raise RunError(
+                f"{d}: not a saved run ({name} missing); expected a directory written by "
+                "`embedcausal fit --out`"
+            )
+    meta = _read_meta(d)
+    try:
+        with xr.open_datatree(d / "posterior.nc", engine="h5netcdf") as tree:
+            tree = tree.load()
+    except Exception as exc:  # h5py/netCDF raise many types for a damaged file
+        raise RunError(
+            f"{d / 'posterior.nc'}: unreadable ({type(exc).__name__}); the run is damaged, refit it"
+        ) from None
+    for group in ("posterior", "constant_data", "observed_data"):
+        if group not in tree.children:
+            raise RunError(f"{d / 'posterior.nc'}: group {group!r} missing; the run is damaged")
+    try:
+        spec = ModelSpec.from_dict(
+            meta["spec"],
+            source=meta["spec_source"],
+            base_dir=meta["spec_base_dir"],
+            check_files=False,
+        )
+        prepared = _prepared(meta, tree)
+        ident = {k: Identification.from_dict(v) for k, v in meta["identification"].items()}
+        diag = Diagnostics.from_dict(meta["diagnostics"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise RunError(
+            f"{d / 'run.json'}: damaged ({type(exc).__name__}: {exc}); refit the run"
+        ) from None
+    design = Design(spec=spec, identification=ident, data=prepared, source=meta["design"]["source"])
+    effects = None
+    if (d / "effects.csv").is_file():
+        try:
+            effects = pd.read_csv(d / "effects.csv")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            raise RunError(f"{d / 'effects.csv'}: unreadable ({exc}); the run is damaged") from None
+    elif "effects" in tree.children:
+        raise RunError(
+            f"{d / 'effects.csv'}: missing; the run is damaged (refit, or delete the run)"
+        )
+    run = Run(
+        design=design,
+        idata=tree,
+        diagnostics=diag,
+        versions=meta["versions"],
+        timings=meta.get("timings", {}),
+        effects=effects,
+        complete=bool(meta.get("complete", True)),
+    )
+    if log_likelihood:
+        from embedcausal.fitting import log_likelihood as compute
+
+        ll = compute(tree, design)
+        if ll is not None:
+            run.idata["log_likelihood"] = xr.DataTree(ll)
+    return run
