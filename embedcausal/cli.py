@@ -78,7 +78,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- identify / dag ---------------------------------------------------------------------------
 def cmd_identify(args: argparse.Namespace) -> int:
-    from embedcausal.identify import identify
+    from embedcausal.identification import identify
     from embedcausal.spec import load_spec
 
     out = []
@@ -131,7 +131,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
 def _implications(spec) -> dict:
     """Test the DAG's implied independences on the model file's data."""
     from embedcausal.data import load_data
-    from embedcausal.identify import contradicted, test_implications
+    from embedcausal.identification import contradicted, test_implications
 
     dag = spec.dag()
     table = test_implications(

@@ -3,9 +3,9 @@
 A :class:`CausalDAG` is an immutable directed acyclic graph whose nodes are identifiers
 (``[A-Za-z_][A-Za-z0-9_]*``). Some nodes may be *latent* (never a data column); a latent node
 may be declared constant within a grouping column (a time-invariant confounder such as a
-country's disposition to cooperate), which :mod:`embedcausal.identify` uses for within-group
-identification. Nodes carry roles (treatment, mediator, outcome, confounder, instrument,
-latent, other) used by identification, export and drawing.
+country's disposition to cooperate), which :mod:`embedcausal.identification` uses for
+within-group identification. Nodes carry roles (treatment, mediator, outcome, confounder,
+instrument, latent, other) used by identification, export and drawing.
 
 Examples
 --------

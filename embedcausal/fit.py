@@ -25,7 +25,7 @@ import xarray as xr
 
 from embedcausal.data import PreparedData, prepare, read_table
 from embedcausal.errors import EmbedcausalError, IdentificationError, RunError
-from embedcausal.identify import Identification, identify
+from embedcausal.identification import Identification, identify
 from embedcausal.models import build_model
 from embedcausal.spec import ModelSpec, SamplerSection, load_spec
 

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from embedcausal.dag import CausalDAG
 from embedcausal.errors import DAGError, DataError, EmbedcausalError
-from embedcausal.identify import (
+from embedcausal.identification import (
     Independence,
     contradicted,
     identify,
@@ -391,3 +391,13 @@ def test_documentation_example_runs(capsys):
     for block in blocks:
         exec(compile(block, "docs/identification.md", "exec"), {})
     assert "contradicted: False" in capsys.readouterr().out
+
+
+def test_lazy_identify_is_the_function_not_a_module():
+    # a submodule named like the verb would replace embedcausal.identify once imported
+    import embedcausal
+    import embedcausal.identification as identification
+
+    assert embedcausal.identify is identification.identify
+    assert callable(embedcausal.identify)
+    assert set(identification.__all__) >= {"identify", "Identification", "test_implications"}
