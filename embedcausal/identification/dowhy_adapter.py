@@ -10,13 +10,12 @@ wins). :func:`quiet_dowhy` mutes DoWhy around any call into it (also used by
 from __future__ import annotations
 
 import contextlib
-import io
 import logging
+import threading
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from embedcausal.dag import CausalDAG
@@ -24,26 +23,108 @@ from embedcausal.identification.assumptions import paths_text, set_text
 from embedcausal.identification.criteria import GraphCriteria
 from embedcausal.identification.result import ESTIMANDS
 
-__all__ = ["dowhy_record", "natural_disagreements", "quiet_dowhy", "total_disagreements"]
+__all__ = [
+    "DOWHY_LOGGERS",
+    "KNOWN_DOWHY_WARNINGS",
+    "dowhy_record",
+    "natural_disagreements",
+    "quiet_dowhy",
+    "total_disagreements",
+]
+
+
+#: DoWhy's loggers. Every DoWhy module logs to ``logging.getLogger(__name__)`` and none sets
+#: its own level, so the level of their parent ``dowhy`` decides for all of them.
+DOWHY_LOGGERS = ("dowhy",)
+
+#: Warnings DoWhy 0.14 is known to emit on embedcausal's calls, all harmless here, as
+#: ``(category, message regex, module regex)``; every other warning is shown as usual.
+KNOWN_DOWHY_WARNINGS: tuple[tuple[type[Warning], str, str], ...] = (
+    # CausalModel(...) when the graph has latent nodes: they are left out of the data on
+    # purpose, so that DoWhy treats them as unobserved.
+    (
+        UserWarning,
+        r"\d+ variables are assumed unobserved because they are not in the dataset",
+        r"dowhy\.causal_model",
+    ),
+    # pandas >= 3 deprecates ``astype(copy=False)``, which DoWhy's regression estimators call
+    # (a pandas4 deprecation, a DeprecationWarning subclass); the result is unaffected.
+    (
+        DeprecationWarning,
+        r"The copy keyword is deprecated",
+        r"dowhy\.causal_estimators\.",
+    ),
+)
+
+# The level of a logger and the warnings filters are process-wide state. Threads (a threaded
+# Dask worker runs tasks side by side) may enter quiet_dowhy() concurrently, so the state is
+# changed by the first thread in and restored by the last one out: otherwise a thread leaving
+# first would restore the levels while another is still inside, and the one leaving last
+# would "restore" the muted levels for good. (The warnings filters can only be saved and
+# restored as a whole before Python 3.14's context-aware warnings, so a filter that other
+# code installs *while* DoWhy runs is dropped when the last thread leaves.)
+_lock = threading.Lock()
+_depth = 0
+_saved_levels: dict[str, int] = {}
+_filters: warnings.catch_warnings | None = None
+
+
+def _mute() -> None:
+    global _depth, _filters
+    with _lock:
+        _depth += 1
+        if _depth > 1:
+            return
+        for name in DOWHY_LOGGERS:
+            logger = logging.getLogger(name)
+            _saved_levels[name] = logger.level
+            logger.setLevel(logging.CRITICAL + 1)
+        _filters = warnings.catch_warnings()
+        _filters.__enter__()
+        for category, message, module in KNOWN_DOWHY_WARNINGS:
+            warnings.filterwarnings("ignore", message=message, category=category, module=module)
+
+
+def _unmute() -> None:
+    global _depth, _filters
+    with _lock:
+        _depth -= 1
+        if _depth > 0:
+            return
+        for name, level in _saved_levels.items():
+            logging.getLogger(name).setLevel(level)
+        _saved_levels.clear()
+        if _filters is not None:
+            _filters.__exit__(None, None, None)
+            _filters = None
 
 
 @contextlib.contextmanager
 def quiet_dowhy() -> Iterator[None]:
-    """Mute DoWhy: its warnings, its log records, numpy floating-point warnings and prints."""
-    logger = logging.getLogger("dowhy")
-    level = logger.level
-    logger.setLevel(logging.CRITICAL + 1)
+    """Mute DoWhy inside the block: its log records and its known, harmless warnings.
+
+    The ``dowhy`` loggers (:data:`DOWHY_LOGGERS`) are raised above ``CRITICAL`` and the
+    warnings in :data:`KNOWN_DOWHY_WARNINGS` are ignored; both are restored on leaving (by the
+    last thread to leave, when several are inside). Any other warning is shown as usual:
+    it is news, not noise.
+
+    ``sys.stdout`` and ``sys.stderr`` are left alone (redirecting them is process-wide and
+    would swallow other threads' output): the DoWhy calls embedcausal makes do not print.
+    DoWhy 0.14 prints only from ``CausalModel.summary(print_to_stdout=True)``, its plotting,
+    dataset and interpreter helpers and the ``add_unobserved_common_cause`` refuter, none of
+    which embedcausal calls; the refuters' progress bars are off unless asked for
+    (``show_progress_bar``).
+
+    Examples
+    --------
+    >>> with quiet_dowhy():  # doctest: +SKIP
+    ...     model = dowhy.CausalModel(data=df, treatment="t", outcome="y", graph=gml)
+    """
+    _mute()
     try:
-        with (
-            warnings.catch_warnings(),
-            contextlib.redirect_stdout(io.StringIO()),
-            contextlib.redirect_stderr(io.StringIO()),
-            np.errstate(all="ignore"),
-        ):
-            warnings.simplefilter("ignore")
-            yield
+        yield
     finally:
-        logger.setLevel(level)
+        _unmute()
 
 
 def _strs(value: Any) -> list[str] | None:
