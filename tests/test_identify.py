@@ -337,6 +337,33 @@ def test_implications_rejected_in_data_from_another_dag():
     assert contradicted(table) and table.attrs["contradicted"] is True
 
 
+def _fisher_z(frame: pd.DataFrame, x: str, y: str, given: list[str]) -> float:
+    """Fisher's z of the partial correlation, by plain least squares (the reference)."""
+    d = np.column_stack([np.ones(len(frame)), frame[given].to_numpy()])
+    rx = frame[x] - d @ np.linalg.lstsq(d, frame[x], rcond=None)[0]
+    ry = frame[y] - d @ np.linalg.lstsq(d, frame[y], rcond=None)[0]
+    r = rx @ ry / np.sqrt((rx @ rx) * (ry @ ry))
+    return float(np.arctanh(r) * np.sqrt(len(frame) - len(given) - 3))
+
+
+@pytest.mark.parametrize("break_it", [False, True], ids=["holds", "broken"])
+def test_partial_correlation_matches_least_squares(break_it):
+    data = _chain_data(500, break_it=break_it, seed=4)
+    table = test_implications(CHAIN, data)
+    row = table[(table["x"] == "a") & (table["y"] == "c")].iloc[0]
+    assert row["test"] == "partial correlation" and row["given"] == "b"
+    assert row["statistic"] == pytest.approx(_fisher_z(data, "a", "c", ["b"]), rel=1e-10)
+    assert row["df"] == 500 - 1 - 3
+
+
+def test_fully_explained_column_is_not_tested():
+    # a constant column has only rounding error left after the intercept: no test, no verdict
+    data = _chain_data(200, break_it=False).assign(a=1.0)
+    table = test_implications(CHAIN, data)
+    row = table[(table["x"] == "a") & (table["y"] == "c")].iloc[0]
+    assert np.isnan(row["statistic"]) and np.isnan(row["p_value"]) and not row["rejected"]
+
+
 def test_implications_missing_columns_named():
     with pytest.raises(DataError, match=r"'c', 'd'"):
         test_implications(CHAIN, _chain_data(50, break_it=False)[["a", "b"]])

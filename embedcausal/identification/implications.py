@@ -102,10 +102,14 @@ def test_implications(
 ) -> pd.DataFrame:
     """Test the DAG's implied conditional independences against data.
 
-    Each implication ``x ⟂ y | Z`` is tested with a partial correlation (Fisher's z) when
-    neither ``x`` nor ``y`` is binary, and with a likelihood-ratio test in a logistic regression
-    of the binary one on the other and ``Z`` otherwise. P-values are adjusted for multiple
-    testing with :func:`statsmodels.stats.multitest.multipletests`.
+    Each implication ``x ⟂ y | Z`` is tested with a partial correlation (Fisher's z; the
+    correlation of the residuals of statsmodels OLS fits of ``x`` and ``y`` on ``Z``) when
+    neither ``x`` nor ``y`` is binary, and with a likelihood-ratio test in a statsmodels
+    logistic regression of the binary one on the other and ``Z`` otherwise. P-values are
+    adjusted for multiple testing with :func:`statsmodels.stats.multitest.multipletests`.
+    A test that cannot be computed (too few rows, a column that ``Z`` explains fully, a
+    singular logistic design) has ``NaN`` statistic and p-value and is left out of the
+    adjustment.
 
     Parameters
     ----------
@@ -231,8 +235,17 @@ def _design(z: np.ndarray) -> np.ndarray:
     return np.column_stack([np.ones(len(z)), z]) if z.size else np.ones((len(z), 1))
 
 
+#: residual norm, relative to the column's norm, below which a column counts as fully explained
+_EXPLAINED = 1e-10
+
+
 def _partial_correlation(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[float, float]:
-    """Fisher's z statistic of the partial correlation of x and y given z, and its p-value."""
+    """Fisher's z statistic of the partial correlation of x and y given z, and its p-value.
+
+    The partial correlation is the correlation of the residuals of x and of y from OLS
+    regressions on an intercept and z.
+    """
+    import statsmodels.api as sm
     from scipy import stats
 
     k = z.shape[1] if z.ndim == 2 else 0
@@ -240,10 +253,12 @@ def _partial_correlation(x: np.ndarray, y: np.ndarray, z: np.ndarray) -> tuple[f
     if n - k - 3 < 1:
         return math.nan, math.nan
     d = _design(z)
-    rx = x - d @ np.linalg.lstsq(d, x, rcond=None)[0]
-    ry = y - d @ np.linalg.lstsq(d, y, rcond=None)[0]
+    rx = sm.OLS(x, d).fit().resid
+    ry = sm.OLS(y, d).fit().resid
     sx, sy = np.sqrt(rx @ rx), np.sqrt(ry @ ry)
-    if sx == 0 or sy == 0:
+    # a column that z (with the intercept) explains fully has only rounding error left, whose
+    # correlation means nothing: the partial correlation is undefined
+    if sx <= _EXPLAINED * np.sqrt(x @ x) or sy <= _EXPLAINED * np.sqrt(y @ y):
         return math.nan, math.nan
     r = float(np.clip(rx @ ry / (sx * sy), -0.9999999, 0.9999999))
     stat = math.atanh(r) * math.sqrt(n - k - 3)
@@ -254,17 +269,20 @@ def _logistic_lr(response: np.ndarray, predictor: np.ndarray, z: np.ndarray) -> 
     """Likelihood-ratio statistic and p-value for ``predictor`` in a logistic regression."""
     import statsmodels.api as sm
     from scipy import stats
+    from statsmodels.tools.sm_exceptions import ModelWarning
 
     yv = (response == np.max(response)).astype(float)
     base = _design(z)
     full = np.column_stack([base, predictor])
     try:
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
+            # a fit that struggles (no convergence, separation, a singular Hessian; numpy's
+            # overflow in statsmodels' likelihood) still gives a statistic; other warnings show
+            warnings.filterwarnings("ignore", category=ModelWarning)
+            warnings.filterwarnings("ignore", category=RuntimeWarning, module=r"statsmodels\.")
             llf_full = sm.Logit(yv, full).fit(disp=0, maxiter=200).llf
             llf_base = sm.Logit(yv, base).fit(disp=0, maxiter=200).llf
-    except (np.linalg.LinAlgError, ValueError) as exc:  # singular design, separation
-        del exc
+    except (np.linalg.LinAlgError, ValueError):  # singular design, perfect separation
         return math.nan, math.nan
     stat = max(0.0, 2.0 * (llf_full - llf_base))
     return float(stat), float(stats.chi2.sf(stat, 1))
