@@ -147,7 +147,9 @@ def cmd_dag(args: argparse.Namespace) -> int:
     if args.out is None:
         print(spec.dag().to_dot())
         return 0
-    path = spec.dag().draw(args.out)
+    from embedcausal.plots import draw_dag
+
+    path = draw_dag(spec.dag(), args.out)
     if args.json:
         _emit_json({"file": str(args.model), "out": str(path)})
     else:

@@ -19,17 +19,12 @@ Examples
 from __future__ import annotations
 
 import itertools
-import os
 import re
-import shutil
-import subprocess
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 import networkx as nx
 
 from embedcausal.errors import DAGError, close_matches, expected
-from embedcausal.files import atomic_write
 
 __all__ = ["ROLES", "CausalDAG", "parse_edge"]
 
@@ -452,19 +447,49 @@ class CausalDAG:
         """The graph in GML, the form DoWhy's ``CausalModel(graph=...)`` prefers."""
         return "\n".join(nx.generate_gml(self.to_networkx()))
 
-    def to_dot(self) -> str:
+    def role_map(self, roles: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Role of every node: from ``roles`` where given, else the graph's own :attr:`roles`.
+
+        Parameters
+        ----------
+        roles : mapping, optional
+            Node -> role (one of :data:`ROLES`), e.g. the derived roles of
+            :func:`embedcausal.identification.node_roles`.
+
+        Raises
+        ------
+        DAGError
+            If ``roles`` names a node not in the graph or an unknown role.
+        """
+        out = dict(self._roles)
+        for n, r in (roles or {}).items():
+            if n not in self._graph:
+                raise DAGError(f"role given for unknown node {n!r}; {_expected(n, self.nodes)}")
+            if r not in ROLES:
+                raise DAGError(f"unknown role {r!r} for node {n!r}; {_expected(r, ROLES)}")
+            out[n] = r
+        return dict(sorted(out.items()))
+
+    def to_dot(self, *, roles: Mapping[str, str] | None = None) -> str:
         """The graph in DOT: latent nodes and their edges dashed, roles as fill colours.
 
         Node attributes ``role`` and ``constant_within`` are written too, so that
         :meth:`from_dot` reads the same graph back.
+
+        Parameters
+        ----------
+        roles : mapping, optional
+            Node -> role to write and colour instead of the graph's own (see
+            :meth:`role_map`).
         """
+        role_of = self.role_map(roles)
         lines = [
             "digraph {",
             "  rankdir=LR;",
             '  node [shape=ellipse, style=filled, fontname="Helvetica"];',
         ]
         for n in self.nodes:
-            role = self._roles.get(n, "other")
+            role = role_of[n]
             style = "filled,dashed" if n in self._latent else "filled"
             attrs = [f'style="{style}"', f'fillcolor="{ROLE_COLOURS[role]}"', f'role="{role}"']
             if n in self._constant_within:
@@ -475,147 +500,6 @@ class CausalDAG:
             lines.append(f"  {a} -> {b}{extra};")
         lines.append("}")
         return "\n".join(lines) + "\n"
-
-    def draw(self, path: str | Path) -> Path:
-        """Draw the graph to an ``.svg`` or ``.png`` file.
-
-        Uses the ``dot`` program of Graphviz when it is on ``PATH``, else matplotlib with a
-        layered networkx layout. Latent nodes are dashed, roles coloured, with a legend. The
-        file is written atomically.
-
-        Returns
-        -------
-        Path
-            The path written.
-
-        Raises
-        ------
-        DAGError
-            If the suffix is not ``.svg`` or ``.png``, or the directory does not exist.
-        """
-        path = Path(path)
-        fmt = path.suffix.lower().lstrip(".")
-        if fmt not in ("svg", "png"):
-            raise DAGError(
-                f"cannot draw to {str(path)!r}: unknown suffix {path.suffix!r}; "
-                "expected .svg or .png"
-            )
-        if not path.parent.is_dir():
-            raise DAGError(
-                f"cannot draw to {str(path)!r}: directory {str(path.parent)!r} not found"
-            )
-
-        def write(tmp: Path) -> None:
-            dot = shutil.which("dot")
-            if dot is None or not _draw_graphviz(dot, self.to_dot(), fmt, str(tmp)):
-                self._draw_matplotlib(str(tmp), fmt)
-
-        return atomic_write(path, write)
-
-    def _layout(self) -> dict[str, tuple[float, float]]:
-        pos: dict[str, tuple[float, float]] = {}
-        for depth, layer in enumerate(nx.topological_generations(self._graph)):
-            layer = sorted(layer)
-            for i, n in enumerate(layer):
-                pos[n] = (float(depth), (len(layer) - 1) / 2.0 - i)
-        return pos
-
-    def _draw_matplotlib(self, out: str, fmt: str) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.patches import Patch
-
-        pos = self._layout()
-        depth = max((x for x, _ in pos.values()), default=0.0)
-        height = max((abs(y) for _, y in pos.values()), default=0.0)
-        fig = Figure(figsize=(2.6 * (depth + 1) + 1.5, 1.4 * (2 * height + 1) + 1.2))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        g = self._graph
-        common = {"ax": ax, "arrows": True, "arrowsize": 14, "node_size": _NODE_SIZE}
-        for a, b in self.edges:
-            skip = abs(pos[b][0] - pos[a][0]) > 1 or pos[a][0] == pos[b][0]
-            # edges that skip a layer bend away from the middle, so they do not hide others
-            rad = (-0.25 if pos[a][1] > pos[b][1] else 0.25) if skip else 0.0
-            nx.draw_networkx_edges(
-                g,
-                pos,
-                edgelist=[(a, b)],
-                style="dashed" if a in self._latent else "solid",
-                connectionstyle=f"arc3,rad={rad}",
-                **common,
-            )
-        for latent_flag in (False, True):
-            nodelist = [n for n in self.nodes if (n in self._latent) == latent_flag]
-            if not nodelist:
-                continue
-            nx.draw_networkx_nodes(
-                g,
-                pos,
-                nodelist=nodelist,
-                node_color=[ROLE_COLOURS[self._roles.get(n, "other")] for n in nodelist],
-                edgecolors="black",
-                linewidths=1.2,
-                node_size=_NODE_SIZE,
-                ax=ax,
-            ).set_linestyle("--" if latent_flag else "-")
-        labels = {n: _wrap_label(n) for n in self.nodes}
-        nx.draw_networkx_labels(g, pos, labels=labels, font_size=7, ax=ax)
-        used = [r for r in ROLES if r in set(self._roles.values())]
-        handles = [
-            Patch(
-                facecolor=ROLE_COLOURS[r],
-                edgecolor="black",
-                linestyle="--" if r == "latent" else "-",
-                label=r,
-            )
-            for r in used
-        ]
-        if handles:
-            ax.legend(
-                handles=handles,
-                loc="lower center",
-                ncols=min(len(handles), 4),
-                bbox_to_anchor=(0.5, -0.05),
-                frameon=False,
-                fontsize=8,
-            )
-        ax.margins(0.15)
-        fig.savefig(out, format=fmt, bbox_inches="tight")
-
-
-_NODE_SIZE = 3800
-
-
-def _wrap_label(name: str, width: int = 11) -> str:
-    """Break a long node name at underscores so that it fits inside its circle."""
-    if len(name) <= width or "_" not in name:
-        return name
-    lines, line = [], ""
-    for part in name.split("_"):
-        piece = part if not line else "_" + part
-        if line and len(line) + len(piece) > width:
-            lines.append(line + "_")
-            line = part
-        else:
-            line += piece
-    lines.append(line)
-    return "\n".join(lines)
-
-
-def _draw_graphviz(dot: str, source: str, fmt: str, out: str) -> bool:
-    try:
-        res = subprocess.run(
-            [dot, f"-T{fmt}", "-o", out],
-            input=source.encode(),
-            capture_output=True,
-            timeout=60,
-            check=False,
-        )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return res.returncode == 0 and os.path.getsize(out) > 0
 
 
 def _check_acyclic(g: nx.DiGraph) -> None:

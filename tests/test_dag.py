@@ -7,6 +7,7 @@ import pytest
 
 from embedcausal.dag import ROLES, CausalDAG, parse_edge
 from embedcausal.errors import DAGError, EmbedcausalError
+from embedcausal.plots import draw_dag
 
 MEDIATION = [
     "disposition -> inst_ties",
@@ -222,8 +223,8 @@ def test_gml_is_what_networkx_and_dowhy_read(dag):
 # -- drawing ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_draw_writes_a_non_empty_file(dag, tmp_path, suffix):
-    out = dag.with_roles(treatment="inst_ties", outcome="participation").draw(
-        tmp_path / f"g{suffix}"
+    out = draw_dag(
+        dag.with_roles(treatment="inst_ties", outcome="participation"), tmp_path / f"g{suffix}"
     )
     assert out == tmp_path / f"g{suffix}"
     data = out.read_bytes()
@@ -237,7 +238,7 @@ def test_draw_writes_a_non_empty_file(dag, tmp_path, suffix):
 
 def test_draw_unknown_suffix(dag, tmp_path):
     with pytest.raises(DAGError, match=r"unknown suffix '\.pdf'; expected \.svg or \.png"):
-        dag.draw(tmp_path / "g.pdf")
+        draw_dag(dag, tmp_path / "g.pdf")
     assert not list(tmp_path.iterdir())
 
 
@@ -252,13 +253,13 @@ def _fake_dot(tmp_path, body: str):
 def test_draw_uses_graphviz_when_on_path(dag, tmp_path, monkeypatch):
     # a stand-in `dot` that writes its input (the DOT source) to the -o file
     fake = _fake_dot(tmp_path, 'cat > "$3"\n')
-    monkeypatch.setattr("embedcausal.dag.shutil.which", lambda name: fake)
-    out = dag.draw(tmp_path / "g.svg")
+    monkeypatch.setattr("embedcausal.plots.dag.shutil.which", lambda name: fake)
+    out = draw_dag(dag, tmp_path / "g.svg")
     assert out.read_text() == dag.to_dot()
 
 
 def test_draw_falls_back_to_matplotlib_when_graphviz_fails(dag, tmp_path, monkeypatch):
     fake = _fake_dot(tmp_path, "exit 3\n")
-    monkeypatch.setattr("embedcausal.dag.shutil.which", lambda name: fake)
-    assert dag.draw(tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
+    monkeypatch.setattr("embedcausal.plots.dag.shutil.which", lambda name: fake)
+    assert draw_dag(dag, tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "g.png"]

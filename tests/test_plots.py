@@ -1,0 +1,67 @@
+"""Drawing DAGs (embedcausal.plots): object-oriented matplotlib, roles coloured, latent dashed."""
+
+from __future__ import annotations
+
+import pytest
+from matplotlib.colors import to_rgba
+from matplotlib.figure import Figure
+
+from embedcausal.dag import ROLE_COLOURS, ROLES, CausalDAG
+from embedcausal.errors import DAGError
+from embedcausal.plots import draw_dag, plot_dag
+
+
+@pytest.fixture
+def dag() -> CausalDAG:
+    return CausalDAG.from_edges(
+        ["u -> t", "u -> y", "t -> m", "m -> y", "c -> t", "c -> y"], latent=["u"]
+    ).with_roles(treatment="t", mediator="m", outcome="y")
+
+
+def _node_collections(fig: Figure):
+    ax = fig.axes[0]
+    return [c for c in ax.collections if len(c.get_offsets()) and c.get_sizes().size]
+
+
+def test_plot_dag_returns_a_figure_with_roles_coloured_and_a_legend(dag):
+    fig = plot_dag(dag)
+    assert isinstance(fig, Figure)
+    legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert legend == [r for r in ROLES if r in set(dag.roles.values())]
+    assert legend[:3] == ["treatment", "mediator", "outcome"]
+    observed, latent = _node_collections(fig)
+    colours = [tuple(c) for c in observed.get_facecolors()]
+    expected = [to_rgba(ROLE_COLOURS[dag.roles[n]]) for n in dag.observed]
+    assert colours == expected
+    assert latent.get_linestyle()[0][1] is not None  # dashed outline
+    assert observed.get_linestyle()[0][1] is None
+
+
+def test_plot_dag_uses_given_roles_and_axes(dag):
+    host = Figure()
+    ax = host.add_subplot()
+    fig = plot_dag(dag, roles={"c": "confounder"}, ax=ax)
+    assert fig is host and fig.axes == [ax]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert "confounder" in legend and "other" not in legend
+
+
+def test_plot_dag_leaves_pyplot_alone(dag):
+    import matplotlib.pyplot as plt
+
+    before = plt.get_fignums()
+    plot_dag(dag)
+    assert plt.get_fignums() == before
+
+
+def test_bad_roles_are_named(dag, tmp_path):
+    with pytest.raises(DAGError, match=r"unknown role 'cause' for node 'c'"):
+        plot_dag(dag, roles={"c": "cause"})
+    with pytest.raises(DAGError, match=r"unknown node 'q'"):
+        draw_dag(dag, tmp_path / "g.png", roles={"q": "confounder"})
+    assert not list(tmp_path.iterdir())
+
+
+def test_draw_dag_missing_directory(dag, tmp_path):
+    with pytest.raises(DAGError, match=r"directory .* not found"):
+        draw_dag(dag, tmp_path / "nope" / "g.svg")
