@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
@@ -9,6 +12,8 @@ from matplotlib.figure import Figure
 from embedcausal.dag import ROLE_COLOURS, ROLES, CausalDAG
 from embedcausal.errors import DAGError
 from embedcausal.plots import draw_dag, plot_dag
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
@@ -65,3 +70,13 @@ def test_bad_roles_are_named(dag, tmp_path):
 def test_draw_dag_missing_directory(dag, tmp_path):
     with pytest.raises(DAGError, match=r"directory .* not found"):
         draw_dag(dag, tmp_path / "nope" / "g.svg")
+
+
+def test_library_never_switches_the_matplotlib_backend():
+    calls = [
+        f"{p.relative_to(REPO)}:{i}"
+        for p in sorted((REPO / "embedcausal").rglob("*.py"))
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\b(matplotlib|mpl)\.use\(", line)
+    ]
+    assert calls == []
