@@ -1,11 +1,17 @@
-"""Causal DAGs with node roles: validation, DOT/GML export and drawing.
+"""Causal DAGs: nodes, edges, latent nodes and declared roles; DOT, GML and networkx export.
 
 A :class:`CausalDAG` is an immutable directed acyclic graph whose nodes are identifiers
 (``[A-Za-z_][A-Za-z0-9_]*``). Some nodes may be *latent* (never a data column); a latent node
 may be declared constant within a grouping column (a time-invariant confounder such as a
 country's disposition to cooperate), which :mod:`embedcausal.identification` uses for
-within-group identification. Nodes carry roles (treatment, mediator, outcome, confounder,
-instrument, latent, other) used by identification, export and drawing.
+within-group identification.
+
+The graph carries only the roles a model file *declares*: the estimand's treatment, mediator
+and outcome (:meth:`CausalDAG.with_roles`); every other node is ``latent`` or ``other``. The
+derived roles, ``confounder`` and ``instrument``, follow from identification's criteria and are
+computed by :func:`embedcausal.identification.node_roles` where they are needed (``embedcausal
+check``, drawing); :meth:`CausalDAG.to_dot` and :func:`embedcausal.plots.draw_dag` take them as
+``roles=``.
 
 Examples
 --------
@@ -26,9 +32,14 @@ import networkx as nx
 
 from embedcausal.errors import DAGError, close_matches, expected
 
-__all__ = ["ROLES", "CausalDAG", "parse_edge"]
+__all__ = ["DECLARED_ROLES", "DERIVED_ROLES", "ROLES", "ROLE_COLOURS", "CausalDAG", "parse_edge"]
 
+#: every role a node can have, in the order legends list them
 ROLES = ("treatment", "mediator", "outcome", "confounder", "instrument", "latent", "other")
+#: roles a graph carries because the estimand names them (at most one node each)
+DECLARED_ROLES = ("treatment", "mediator", "outcome")
+#: roles that follow from the graph (:func:`embedcausal.identification.node_roles`)
+DERIVED_ROLES = ("confounder", "instrument")
 
 _NAME = r"[A-Za-z_][A-Za-z0-9_]*"
 _NAME_RE = re.compile(rf"^{_NAME}$")
@@ -109,7 +120,7 @@ def _coerce_edge(edge: tuple[str, str] | str) -> tuple[str, str]:
 
 
 class CausalDAG:
-    """A causal directed acyclic graph with latent nodes and node roles.
+    """A causal directed acyclic graph with latent nodes and declared node roles.
 
     Build one with :meth:`from_edges` or :meth:`from_dot`; instances are not meant to be
     changed (methods such as :meth:`with_roles` return a new graph).
@@ -125,7 +136,8 @@ class CausalDAG:
     observed : tuple of str
         Observed nodes, sorted.
     roles : dict
-        Role of every node (one of :data:`ROLES`).
+        Role of every node: its declared role (one of :data:`DECLARED_ROLES`), ``"latent"`` or
+        ``"other"``.
     constant_within : dict
         Latent node -> grouping column within which the latent node is constant.
     """
@@ -166,7 +178,8 @@ class CausalDAG:
         nodes : iterable of str
             Extra (isolated) nodes.
         roles : mapping, optional
-            Node -> role (one of :data:`ROLES`).
+            Node -> declared role (one of :data:`DECLARED_ROLES`, each for at most one node;
+            ``"latent"`` and ``"other"`` are accepted where they hold).
         constant_within : mapping, optional
             Latent node -> grouping column within which it is constant, e.g.
             ``{"disposition": "country"}``.
@@ -175,8 +188,8 @@ class CausalDAG:
         ------
         DAGError
             On a bad edge, a self-loop, a cycle (the message prints it), a latent node or role
-            for a node not in the graph, an unknown role, or a ``constant_within`` entry for a
-            node that is not latent.
+            for a node not in the graph, an unknown or derived role, a declared role given to
+            two nodes, or a ``constant_within`` entry for a node that is not latent.
         """
         if isinstance(edges, str):
             edges = [edges]
@@ -240,13 +253,16 @@ class CausalDAG:
         mediator: str | None = None,
         outcome: str | None = None,
     ) -> CausalDAG:
-        """Return a copy with the estimand's roles set and derived roles added.
+        """Return a copy with the estimand's roles declared.
 
-        Besides ``treatment``, ``mediator`` and ``outcome``, observed common causes of the
-        treatment and the outcome (or the mediator) become ``"confounder"``, and observed
-        causes of the treatment that are d-separated from the outcome once the treatment's
-        outgoing edges are removed become ``"instrument"``. Explicit roles of other nodes are
-        kept; latent nodes keep the role ``"latent"``.
+        Roles declared before are replaced; every other node is ``"latent"`` or ``"other"``.
+        The derived roles (confounder, instrument) come from
+        :func:`embedcausal.identification.node_roles`.
+
+        Parameters
+        ----------
+        treatment, mediator, outcome : str, optional
+            The nodes; each observed, and distinct.
 
         Raises
         ------
@@ -264,46 +280,11 @@ class CausalDAG:
             if node in seen:
                 raise DAGError(f"{node!r} is both {seen[node]} and {role}; expected distinct nodes")
             seen[node] = role
-        roles = {
-            n: r
-            for n, r in self._roles.items()
-            if r not in ("treatment", "mediator", "outcome", "confounder", "instrument")
-        }
+        roles = {n: "latent" if n in self._latent else "other" for n in self._graph.nodes}
         roles.update(seen)
-        if treatment is not None:
-            targets = [n for n in (outcome, mediator) if n is not None]
-            for n in self._derived_confounders(treatment, targets):
-                if roles.get(n, "other") == "other":
-                    roles[n] = "confounder"
-            if outcome is not None:
-                for n in self._derived_instruments(treatment, outcome):
-                    if roles.get(n, "other") == "other":
-                        roles[n] = "instrument"
-        for n in self._graph.nodes:
-            roles.setdefault(n, "latent" if n in self._latent else "other")
         return CausalDAG(
             self._graph, self._latent, dict(sorted(roles.items())), dict(self._constant_within)
         )
-
-    def _derived_confounders(self, treatment: str, targets: list[str]) -> list[str]:
-        anc_t = nx.ancestors(self._graph, treatment)
-        g_wo_t = self._graph.copy()
-        g_wo_t.remove_node(treatment)
-        out = set()
-        for target in targets:
-            out |= anc_t & nx.ancestors(g_wo_t, target)
-        return sorted(n for n in out if n not in self._latent and n not in targets)
-
-    def _derived_instruments(self, treatment: str, outcome: str) -> list[str]:
-        g = self._graph.copy()
-        g.remove_edges_from(list(self._graph.out_edges(treatment)))
-        out = []
-        for z in sorted(nx.ancestors(self._graph, treatment)):
-            if z in self._latent or z == outcome:
-                continue
-            if nx.is_d_separator(g, {z}, {outcome}, set()):
-                out.append(z)
-        return out
 
     # -- read-only views --------------------------------------------------------------------
     @property
@@ -328,19 +309,13 @@ class CausalDAG:
 
     @property
     def roles(self) -> dict[str, str]:
-        """Role of every node (a copy)."""
+        """Role of every node: declared, ``"latent"`` or ``"other"`` (a copy)."""
         return dict(self._roles)
 
     @property
     def constant_within(self) -> dict[str, str]:
         """Latent node -> grouping column it is constant within (a copy)."""
         return dict(self._constant_within)
-
-    def role_nodes(self, role: str) -> tuple[str, ...]:
-        """The nodes with role ``role``, sorted."""
-        if role not in ROLES:
-            raise DAGError(f"unknown role {role!r}; {_expected(role, ROLES)}")
-        return tuple(n for n, r in sorted(self._roles.items()) if r == role)
 
     def __contains__(self, node: object) -> bool:
         return node in self._graph
@@ -518,11 +493,22 @@ def _resolve_roles(
     g: nx.DiGraph, latent: frozenset[str], roles: Mapping[str, str]
 ) -> dict[str, str]:
     out: dict[str, str] = {}
+    declared: dict[str, str] = {}
     for n, r in roles.items():
         if n not in g:
             raise DAGError(f"role given for unknown node {n!r}; {_expected(n, g.nodes)}")
+        if r in DERIVED_ROLES:
+            raise DAGError(
+                f"role {r!r} for node {n!r} follows from the graph and cannot be declared; "
+                f"expected one of {', '.join(map(repr, DECLARED_ROLES))} "
+                "(embedcausal.identification.node_roles derives the others)"
+            )
         if r not in ROLES:
-            raise DAGError(f"unknown role {r!r} for node {n!r}; {_expected(r, ROLES)}")
+            raise DAGError(
+                f"unknown role {r!r} for node {n!r}; "
+                f"{_expected(r, (*DECLARED_ROLES, 'latent', 'other'))} "
+                f"({' and '.join(map(repr, DERIVED_ROLES))} follow from the graph)"
+            )
         if n in latent and r != "latent":
             raise DAGError(
                 f"node {n!r} is latent but given the role {r!r}; a latent node's role is 'latent'"
@@ -532,6 +518,12 @@ def _resolve_roles(
                 f"node {n!r} has the role 'latent' but is not declared latent; "
                 "expected it in the latent nodes"
             )
+        if r in DECLARED_ROLES:
+            if r in declared:
+                raise DAGError(
+                    f"role {r!r} given to both {declared[r]!r} and {n!r}; expected one {r} node"
+                )
+            declared[r] = n
         out[n] = r
     for n in g.nodes:
         out.setdefault(n, "latent" if n in latent else "other")
@@ -673,7 +665,8 @@ def _parse_dot(
         style = attrs.get("style", "").lower()
         if attrs.get("latent", "false").lower() in ("true", "1", "yes") or "dashed" in style:
             latent_set.add(n)
-        if "role" in attrs and attrs["role"] not in ("other", "latent"):
+        # derived roles (as to_dot(roles=...) writes them) follow from the graph again
+        if "role" in attrs and attrs["role"] not in ("other", "latent", *DERIVED_ROLES):
             role_map[n] = attrs["role"]
         if "constant_within" in attrs:
             within[n] = attrs["constant_within"]

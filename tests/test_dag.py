@@ -7,6 +7,7 @@ import pytest
 
 from embedcausal.dag import ROLES, CausalDAG, parse_edge
 from embedcausal.errors import DAGError, EmbedcausalError
+from embedcausal.identification import node_roles
 from embedcausal.plots import draw_dag
 
 MEDIATION = [
@@ -129,16 +130,37 @@ def test_unknown_node_is_named_and_nodes_listed(dag, method):
     assert "'inst_ties'" in msg and "'alliance'" in msg
 
 
-def test_with_roles_derives_confounders_and_instruments(dag):
+def test_with_roles_declares_and_node_roles_derives_confounders_and_instruments(dag):
     r = dag.with_roles(treatment="inst_ties", mediator="personal_ties", outcome="participation")
-    assert r.roles["inst_ties"] == "treatment"
-    assert r.roles["personal_ties"] == "mediator"
-    assert r.roles["participation"] == "outcome"
-    assert r.roles["alliance"] == "confounder"
-    assert r.roles["distance"] == "instrument"
-    assert r.roles["disposition"] == "latent"
+    roles = node_roles(r)
+    assert roles["inst_ties"] == "treatment"
+    assert roles["personal_ties"] == "mediator"
+    assert roles["participation"] == "outcome"
+    assert roles["alliance"] == "confounder"
+    assert roles["distance"] == "instrument"
+    assert roles["disposition"] == "latent"
     assert dag.roles["alliance"] == "other"  # the original is unchanged
-    assert r.role_nodes("confounder") == ("alliance",)
+    assert [n for n, role in roles.items() if role == "confounder"] == ["alliance"]
+    # the graph itself carries the declared roles only
+    assert r.roles == {
+        "alliance": "other",
+        "disposition": "latent",
+        "distance": "other",
+        "inst_ties": "treatment",
+        "participation": "outcome",
+        "personal_ties": "mediator",
+    }
+    assert node_roles(dag, "inst_ties", "participation", "personal_ties") == roles
+
+
+def test_derived_roles_cannot_be_declared():
+    with pytest.raises(DAGError) as err:
+        CausalDAG.from_edges(MEDIATION, roles={"alliance": "confounder"})
+    msg = str(err.value)
+    assert "'confounder'" in msg and "'alliance'" in msg and "node_roles" in msg
+    assert "\n" not in msg
+    with pytest.raises(DAGError, match="role 'treatment' given to both"):
+        CausalDAG.from_edges(MEDIATION, roles={"alliance": "treatment", "distance": "treatment"})
 
 
 def test_with_roles_rejects_latent_or_unknown(dag):
@@ -178,6 +200,10 @@ def test_dot_round_trip_keeps_everything(dag):
     assert back == r
     assert back.constant_within == {"disposition": "country"}
     assert CausalDAG.from_dot(dag.to_dot()) == dag
+    # derived roles written to DOT (what `embedcausal dag` prints) are derived again on reading
+    full = r.to_dot(roles=node_roles(r))
+    assert 'role="confounder"' in full and 'role="instrument"' in full
+    assert CausalDAG.from_dot(full) == r
 
 
 def test_from_dot_small_language():

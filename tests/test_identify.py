@@ -22,6 +22,7 @@ from embedcausal.identification import (
     identify,
     implied_independences,
     is_backdoor_set,
+    node_roles,
     test_implications,
 )
 
@@ -278,6 +279,54 @@ def test_deterministic():
     dag = CausalDAG.from_edges(WITHIN_EDGES, latent=[U], constant_within={U: "country"})
     first = identify(dag, T, Y, "nde", mediator=M).to_dict()
     assert identify(dag, T, Y, "nde", mediator=M).to_dict() == first
+
+
+# -- node roles -----------------------------------------------------------------------------------
+#: Z shares a latent cause with T and does not cause T: identification's instrument test accepts
+#: it (relevant through L, excluded from Y once T's outgoing edges are cut)
+PROXY_INSTRUMENT = ["l -> z", "l -> t", "t -> y"]
+
+
+def test_instrument_role_is_identifications_instrument():
+    dag = CausalDAG.from_edges(PROXY_INSTRUMENT, latent=["l"])
+    assert identify(dag, "t", "y").instruments == ("z",)
+    assert node_roles(dag, "t", "y") == {
+        "l": "latent",
+        "t": "treatment",
+        "y": "outcome",
+        "z": "instrument",
+    }
+    declared = dag.with_roles(treatment="t", outcome="y")
+    assert node_roles(declared) == node_roles(dag, "t", "y")
+    assert 'z [style="filled", fillcolor="#cdb4db", role="instrument"]' in declared.to_dot(
+        roles=node_roles(declared)
+    )
+
+
+def test_node_roles_without_a_treatment_are_the_declared_ones():
+    dag = CausalDAG.from_edges(PROXY_INSTRUMENT, latent=["l"])
+    assert node_roles(dag) == dag.roles == {"l": "latent", "t": "other", "y": "other", "z": "other"}
+    with pytest.raises(DAGError, match="latent"):
+        node_roles(dag, "l", "y")
+
+
+@st.composite
+def random_latent_dags(draw):
+    dag, t, y = draw(random_dags())
+    others = [n for n in dag.nodes if n not in (t, y)]
+    latent = draw(st.lists(st.sampled_from(others), unique=True)) if others else []
+    return CausalDAG.from_edges(dag.edges, nodes=dag.nodes, latent=latent), t, y
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_latent_dags())
+def test_instrument_role_always_agrees_with_identify(case):
+    dag, t, y = case
+    roles = node_roles(dag, t, y)
+    instruments = tuple(n for n, r in roles.items() if r == "instrument")
+    assert instruments == identify(dag, t, y).instruments
+    for n in (n for n, r in roles.items() if r == "confounder"):
+        assert n in dag.ancestors(t) and n in dag.observed
 
 
 # -- testable implications ------------------------------------------------------------------------

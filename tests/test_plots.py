@@ -11,6 +11,7 @@ from matplotlib.figure import Figure
 
 from embedcausal.dag import ROLE_COLOURS, ROLES, CausalDAG
 from embedcausal.errors import DAGError
+from embedcausal.identification import node_roles
 from embedcausal.plots import draw_dag, plot_dag
 
 REPO = Path(__file__).resolve().parents[1]
@@ -32,11 +33,12 @@ def test_plot_dag_returns_a_figure_with_roles_coloured_and_a_legend(dag):
     fig = plot_dag(dag)
     assert isinstance(fig, Figure)
     legend = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
-    assert legend == [r for r in ROLES if r in set(dag.roles.values())]
-    assert legend[:3] == ["treatment", "mediator", "outcome"]
+    # by default the declared roles and the derived ones (c confounds t and y)
+    assert legend == ["treatment", "mediator", "outcome", "confounder", "latent"]
     observed, latent = _node_collections(fig)
     colours = [tuple(c) for c in observed.get_facecolors()]
-    expected = [to_rgba(ROLE_COLOURS[dag.roles[n]]) for n in dag.observed]
+    roles = node_roles(dag)
+    expected = [to_rgba(ROLE_COLOURS[roles[n]]) for n in dag.observed]
     assert colours == expected
     assert latent.get_linestyle()[0][1] is not None  # dashed outline
     assert observed.get_linestyle()[0][1] is None
@@ -45,10 +47,11 @@ def test_plot_dag_returns_a_figure_with_roles_coloured_and_a_legend(dag):
 def test_plot_dag_uses_given_roles_and_axes(dag):
     host = Figure()
     ax = host.add_subplot()
-    fig = plot_dag(dag, roles={"c": "confounder"}, ax=ax)
+    fig = plot_dag(dag, roles=dag.roles, ax=ax)  # the declared roles only
     assert fig is host and fig.axes == [ax]
     legend = [t.get_text() for t in ax.get_legend().get_texts()]
-    assert "confounder" in legend and "other" not in legend
+    assert legend == [r for r in ROLES if r in set(dag.roles.values())]
+    assert "other" in legend and "confounder" not in legend
 
 
 def test_plot_dag_leaves_pyplot_alone(dag):

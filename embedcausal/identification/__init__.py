@@ -23,12 +23,15 @@ treatment–outcome backdoor path is open, for example) the graph wins and the d
 recorded in :attr:`Identification.notes`.
 
 :func:`implied_independences` lists the conditional independences the DAG implies among the
-observed nodes and :func:`test_implications` tests them against data.
+observed nodes and :func:`test_implications` tests them against data. :func:`node_roles`
+gives every node its role (treatment, mediator, outcome, confounder, instrument, latent,
+other), with the instrument test identification uses.
 
 Modules
 -------
 ``criteria``
-    The graph criteria (d-separation, backdoor, frontdoor, instruments, mediation, within).
+    The graph criteria (d-separation, backdoor, frontdoor, instruments, mediation, within) and
+    :func:`node_roles`, the one definition of node roles.
 ``dowhy_adapter``
     Asking DoWhy for an estimand; :func:`~.dowhy_adapter.quiet_dowhy` mutes DoWhy.
 ``assumptions``
@@ -42,7 +45,7 @@ Modules
 
 from __future__ import annotations
 
-from embedcausal.identification.criteria import is_backdoor_set
+from embedcausal.identification.criteria import is_backdoor_set, node_roles
 from embedcausal.identification.identifier import identify
 from embedcausal.identification.implications import (
     contradicted,
@@ -59,5 +62,6 @@ __all__ = [
     "identify",
     "implied_independences",
     "is_backdoor_set",
+    "node_roles",
     "test_implications",
 ]

@@ -1,4 +1,4 @@
-"""Graph criteria for identification, by d-separation.
+"""Graph criteria for identification, by d-separation, and the one definition of node roles.
 
 Everything here is a question about the graph alone (no data, no DoWhy):
 
@@ -14,7 +14,11 @@ Everything here is a question about the graph alone (no data, no DoWhy):
 * :meth:`GraphCriteria.mediation_failures` and :meth:`GraphCriteria.recanting_witnesses`: the
   conditions for natural direct and indirect effects;
 * within-group variants: :meth:`GraphCriteria.pre_treatment` with ``latent_ok=True`` lets a
-  latent node declared constant within a grouping column be adjusted for.
+  latent node declared constant within a grouping column be adjusted for;
+* :func:`node_roles`: treatment, mediator, outcome, confounder, instrument, latent or other for
+  every node. The instrument role is :meth:`GraphCriteria.instruments`, the very test that
+  gives :attr:`Identification.instruments`, so the roles ``embedcausal check`` prints and the
+  drawing colours never disagree with ``identify``.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ __all__ = [
     "dsep",
     "is_backdoor_set",
     "minimal_sets",
+    "node_roles",
     "open_backdoor_paths",
 ]
 
@@ -253,6 +258,80 @@ class GraphCriteria:
             if relevant and dsep(g_t, {z}, {y}, set()):
                 out.append(z)
         return out
+
+    def confounders(self, t: str, targets: Sequence[str]) -> list[str]:
+        """Observed common causes of ``t`` and one of ``targets`` (by a path that avoids ``t``),
+        sorted; the targets themselves are left out."""
+        anc_t = nx.ancestors(self.g, t)
+        g_wo_t = self.g.copy()
+        g_wo_t.remove_node(t)
+        out: set[str] = set()
+        for target in targets:
+            out |= anc_t & nx.ancestors(g_wo_t, target)
+        return sorted(n for n in out if n in self.observed and n not in targets)
+
+
+def node_roles(
+    dag: CausalDAG,
+    treatment: str | None = None,
+    outcome: str | None = None,
+    mediator: str | None = None,
+) -> dict[str, str]:
+    """The role of every node: treatment, mediator, outcome, confounder, instrument, latent or
+    other.
+
+    The treatment, mediator and outcome are the nodes named or, when none is named, those the
+    DAG declares (:meth:`CausalDAG.with_roles <embedcausal.dag.CausalDAG.with_roles>`; a model
+    file's DAG declares its estimand's). The other roles follow from the graph:
+
+    * ``confounder``: an observed common cause of the treatment and the outcome or the
+      mediator (an ancestor of the treatment with a directed path to them that avoids it);
+    * ``instrument``: an observed node that passes identification's instrument test for the
+      treatment and the outcome (:meth:`GraphCriteria.instruments`: a non-descendant of the
+      treatment, d-connected to it, and d-separated from the outcome once the treatment's
+      outgoing edges are removed), exactly the nodes :attr:`Identification.instruments` lists;
+    * ``latent`` for latent nodes, ``other`` for the rest.
+
+    Parameters
+    ----------
+    dag : CausalDAG
+        The graph.
+    treatment, outcome, mediator : str, optional
+        The estimand's nodes (default: the DAG's declared ones).
+
+    Returns
+    -------
+    dict of str to str
+        Node -> role, sorted by node.
+
+    Raises
+    ------
+    DAGError
+        If a node named is unknown or latent, or two roles name the same node.
+
+    Examples
+    --------
+    >>> dag = CausalDAG.from_edges(["l -> z", "l -> t", "t -> y"], latent=["l"])
+    >>> node_roles(dag, "t", "y")
+    {'l': 'latent', 't': 'treatment', 'y': 'outcome', 'z': 'instrument'}
+    """
+    if treatment is not None or outcome is not None or mediator is not None:
+        dag = dag.with_roles(treatment=treatment, mediator=mediator, outcome=outcome)
+    roles = dag.roles
+    declared = {r: n for n, r in roles.items() if r in ("treatment", "mediator", "outcome")}
+    t, y, m = declared.get("treatment"), declared.get("outcome"), declared.get("mediator")
+    if t is None:
+        return roles
+    graph = GraphCriteria.of(dag)
+    derived = graph.confounders(t, [n for n in (y, m) if n is not None])
+    for n in derived:
+        if roles[n] == "other":
+            roles[n] = "confounder"
+    if y is not None:
+        for n in graph.instruments(t, y):
+            if roles[n] == "other":
+                roles[n] = "instrument"
+    return roles
 
 
 def is_backdoor_set(

@@ -19,6 +19,7 @@ import networkx as nx
 from embedcausal.dag import ROLE_COLOURS, ROLES, CausalDAG
 from embedcausal.errors import DAGError
 from embedcausal.files import atomic_write
+from embedcausal.identification import node_roles
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,7 +32,8 @@ _NODE_SIZE = 3800
 
 
 def _roles(dag: CausalDAG, roles: Mapping[str, str] | None) -> dict[str, str]:
-    return dag.role_map(roles)
+    """``roles`` over the graph's own, or by default the declared and derived roles."""
+    return dag.role_map(node_roles(dag) if roles is None else roles)
 
 
 def plot_dag(
@@ -45,7 +47,9 @@ def plot_dag(
         The graph.
     roles : mapping, optional
         Node -> role (one of :data:`embedcausal.dag.ROLES`) for the colours and the legend;
-        nodes left out keep the DAG's own roles.
+        nodes left out keep the DAG's own roles. By default
+        :func:`embedcausal.identification.node_roles`: the DAG's declared treatment, mediator
+        and outcome, and the confounders and instruments they imply.
     ax : matplotlib.axes.Axes, optional
         Axes to draw on; by default a new :class:`matplotlib.figure.Figure` sized to the graph.
 
