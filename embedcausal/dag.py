@@ -24,9 +24,11 @@ Examples
 
 from __future__ import annotations
 
-import itertools
 import re
+import threading
+import warnings
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 import networkx as nx
 
@@ -229,20 +231,32 @@ class CausalDAG:
         latent: Iterable[str] = (),
         roles: Mapping[str, str] | None = None,
     ) -> CausalDAG:
-        """Build a DAG from a small subset of the DOT language.
+        """Build a DAG from DOT source (read with pydot's grammar).
 
-        Supported: ``digraph [name] { ... }`` with edge statements (chains ``a -> b -> c``),
+        One ``[strict] digraph [name] { ... }`` with edge statements (chains ``a -> b -> c``),
         node statements (``a;`` or ``a [attrs]``), attribute statements (``rankdir=LR``,
-        ``node [...]``, which are ignored), ``//``, ``#`` and ``/* */`` comments and quoted
-        identifiers. A node is latent if listed in ``latent``, or if its attributes say
-        ``latent``, ``latent=true`` or ``style=dashed``; ``role=...`` and
-        ``constant_within=...`` node attributes are read back (as :meth:`to_dot` writes them).
+        ``node [...]``, ``edge [...]``, and edge attributes, all ignored), ``//``, ``#`` and
+        ``/* */`` comments and quoted identifiers. A node is latent if listed in ``latent``,
+        or if its attributes say ``latent``, ``latent=true`` or ``style=dashed``; ``role=...``
+        and ``constant_within=...`` node attributes are read back (as :meth:`to_dot` writes
+        them; the derived roles ``confounder`` and ``instrument`` are skipped).
+
+        Parameters
+        ----------
+        dot : str
+            The DOT source.
+        latent : iterable of str
+            Nodes to take as latent besides those the attributes mark.
+        roles : mapping, optional
+            Declared roles, over those in the attributes (see :meth:`from_edges`).
 
         Raises
         ------
         DAGError
-            If the text is not a ``digraph``, uses undirected edges or subgraphs, or the graph
-            is invalid (see :meth:`from_edges`).
+            If the text is not valid DOT (the message gives the line, column and what the
+            parser expected), is not one ``digraph``, uses undirected edges, subgraphs or
+            ``{ }`` groups, names a node that is not an identifier, or the graph is invalid
+            (see :meth:`from_edges`).
         """
         return _parse_dot(cls, dot, latent=latent, roles=roles)
 
@@ -530,71 +544,94 @@ def _resolve_roles(
     return dict(sorted(out.items()))
 
 
-# -- a small DOT parser -----------------------------------------------------------------------
-_DOT_ID = r'(?:[A-Za-z_][A-Za-z0-9_]*|"[^"]*"|-?\d+(?:\.\d+)?)'
-_DOT_TOKEN = re.compile(rf"\s*(->|--|\[|\]|\{{|\}}|;|,|=|{_DOT_ID})")
+# -- reading DOT (pydot's grammar) ------------------------------------------------------------
+#: pydot's pyparsing grammar is not thread-safe (pydot says so): one parse at a time
+_DOT_LOCK = threading.Lock()
+#: pyparsing's names of DOT punctuation, as written in DOT
+_DOT_PUNCTUATION = {
+    "lbrace": "'{'",
+    "rbrace": "'}'",
+    "lbrack": "'['",
+    "rbrack": "']'",
+    "equals": "'='",
+    "semi": "';'",
+    "comma": "','",
+    "colon": "':'",
+}
+_DOT_FORM = "expected a digraph of edges, e.g. 'digraph { a -> b; b -> c }'"
+#: DOT keywords that pydot returns as node names for ``node [...]``, ``edge [...]``, ...
+_DOT_DEFAULTS = ("node", "edge", "graph")
 
 
-def _strip_comments(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    lines = []
-    for line in text.splitlines():
-        if line.lstrip().startswith("#"):
-            continue
-        # '//' outside quotes
-        out, quoted = [], False
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if ch == '"':
-                quoted = not quoted
-            if not quoted and line.startswith("//", i):
-                break
-            out.append(ch)
-            i += 1
-        lines.append("".join(out))
-    return "\n".join(lines)
+def _dot_grammar() -> Any:
+    """pydot's DOT grammar (a pyparsing element).
+
+    pydot 4 builds it with pyparsing's old camelCase method names, which pyparsing >= 3.3
+    warns about (``PyparsingDeprecationWarning``) while ``pydot.dot_parser`` is imported. The
+    warnings are about pydot's code, not about the DOT read, so pyparsing's warnings are
+    filtered during that import only.
+    """
+    import pyparsing
+
+    with warnings.catch_warnings():
+        category = getattr(pyparsing, "PyparsingWarning", None)  # pyparsing >= 3.3
+        if category is not None:
+            warnings.filterwarnings("ignore", category=category)
+        from pydot.dot_parser import GraphParser
+    return GraphParser.parser
 
 
-def _tokenize(text: str) -> list[str]:
-    tokens, pos = [], 0
-    text = text.rstrip()
-    while pos < len(text):
-        m = _DOT_TOKEN.match(text, pos)
-        if m is None:
-            snippet = text[pos : pos + 20].strip()
+def _read_dot(text: str) -> Any:
+    """The one ``digraph`` in ``text``, as a ``pydot.Dot``."""
+    from pyparsing import ParseBaseException
+
+    with _DOT_LOCK:
+        try:
+            # the grammar itself: pydot.graph_from_dot_data would print a parse error to
+            # stdout and return None
+            graphs = list(_dot_grammar().parse_string(text, parse_all=True))
+        except ParseBaseException as exc:
+            near = text[exc.loc : exc.loc + 20].split("\n")[0].strip()
+            wanted = re.sub(r"^Expected\s+", "", exc.msg)
+            wanted = re.sub(r"\b\w+\b", lambda m: _DOT_PUNCTUATION.get(m[0], m[0]), wanted)
+            where = f"near {near!r}" if near else "at the end"
             raise DAGError(
-                f"cannot parse DOT near {snippet!r}; expected a digraph of 'a -> b' edges"
-            )
-        tokens.append(m.group(1))
-        pos = m.end()
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return tokens
+                f"cannot parse DOT at line {exc.lineno}, column {exc.col}, {where}: the parser "
+                f"wanted {wanted.lower()}; {_DOT_FORM}"
+            ) from None
+    if len(graphs) != 1:
+        raise DAGError(f"DOT source holds {len(graphs)} graphs; {_DOT_FORM}")
+    graph = graphs[0]
+    if graph.get_type() != "digraph":
+        raise DAGError(f"DOT source is an undirected {graph.get_type()!r}; {_DOT_FORM}")
+    if _has_undirected_edge(text):
+        raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
+    if graph.get_subgraphs() or any(
+        not isinstance(end, str) for e in graph.get_edges() for end in e.obj_dict["points"]
+    ):
+        raise DAGError(
+            "DOT subgraphs and '{ }' groups are not supported; write one edge per statement"
+        )
+    return graph
 
 
-def _unquote(tok: str) -> str:
-    return tok[1:-1] if len(tok) >= 2 and tok[0] == tok[-1] == '"' else tok
+def _has_undirected_edge(text: str) -> bool:
+    """Whether DOT code (outside strings and comments) has the undirected edge ``--``; pydot
+    reads ``a -- b`` in a digraph as ``a -> b``."""
+    from pyparsing import QuotedString, cpp_style_comment, python_style_comment
+
+    not_code = QuotedString('"', esc_char="\\", multiline=True) | cpp_style_comment
+    code = (not_code | python_style_comment).suppress().transform_string(text)
+    return "--" in code
 
 
-def _read_attrs(tokens: list[str], i: int) -> tuple[dict[str, str], int]:
-    """Read ``[k=v, k2, ...]`` starting at tokens[i] == '['; return attrs and next index."""
-    attrs: dict[str, str] = {}
-    i += 1
-    while i < len(tokens) and tokens[i] != "]":
-        if tokens[i] in (",", ";"):
-            i += 1
-            continue
-        key = _unquote(tokens[i])
-        if i + 2 < len(tokens) and tokens[i + 1] == "=":
-            attrs[key] = _unquote(tokens[i + 2])
-            i += 3
-        else:
-            attrs[key] = "true"
-            i += 1
-    if i >= len(tokens):
-        raise DAGError("cannot parse DOT: an attribute list '[' is not closed by ']'")
-    return attrs, i + 1
+def _unquote(text: str) -> str:
+    """A DOT ID without its double quotes (pydot keeps them)."""
+    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
+
+
+def _dot_node(text: str) -> str:
+    return _check_name(_unquote(text), "node")
 
 
 def _parse_dot(
@@ -606,58 +643,19 @@ def _parse_dot(
 ) -> CausalDAG:
     if not isinstance(dot, str):
         raise DAGError(f"DOT source must be a string, got {type(dot).__name__}")
-    tokens = _tokenize(_strip_comments(dot))
-    i = 0
-    if i < len(tokens) and tokens[i].lower() == "strict":
-        i += 1
-    if i >= len(tokens) or tokens[i].lower() != "digraph":
-        first = tokens[i] if i < len(tokens) else ""
-        raise DAGError(f"DOT source starts with {first!r}; expected 'digraph {{ a -> b; ... }}'")
-    i += 1
-    if i < len(tokens) and tokens[i] != "{":
-        i += 1  # graph name
-    if i >= len(tokens) or tokens[i] != "{" or tokens[-1] != "}":
-        raise DAGError("cannot parse DOT: expected the body of the digraph between '{' and '}'")
-    body = tokens[i + 1 : -1]
+    graph = _read_dot(dot)
+    edges = [(_dot_node(e.get_source()), _dot_node(e.get_destination())) for e in graph.get_edges()]
     nodes: list[str] = []
-    edges: list[tuple[str, str]] = []
     node_attrs: dict[str, dict[str, str]] = {}
-    j = 0
-    while j < len(body):
-        tok = body[j]
-        if tok in (";", ","):
-            j += 1
+    for node in graph.get_nodes():
+        if node.get_name() in _DOT_DEFAULTS:  # node [...], edge [...]: defaults, ignored
             continue
-        if tok in ("{", "}") or tok.lower() == "subgraph":
-            raise DAGError(
-                "DOT subgraphs and '{ }' groups are not supported; write one edge per statement"
-            )
-        if tok == "--":
-            raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
-        if tok.lower() in ("graph", "node", "edge") and j + 1 < len(body) and body[j + 1] == "[":
-            _, j = _read_attrs(body, j + 1)
-            continue
-        if j + 1 < len(body) and body[j + 1] == "=":  # graph attribute, e.g. rankdir=LR
-            j += 3
-            continue
-        chain = [_check_name(_unquote(tok), "node")]
-        j += 1
-        while j < len(body) and body[j] in ("->", "--"):
-            if body[j] == "--":
-                raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
-            if j + 1 >= len(body) or body[j + 1] in ("[", "]", ";", "{", "}", "->", "--", "="):
-                raise DAGError(f"cannot parse DOT: an edge from {chain[-1]!r} has no head node")
-            chain.append(_check_name(_unquote(body[j + 1]), "node"))
-            j += 2
-        attrs: dict[str, str] = {}
-        if j < len(body) and body[j] == "[":
-            attrs, j = _read_attrs(body, j)
-        if len(chain) == 1:
-            nodes.append(chain[0])
-            node_attrs.setdefault(chain[0], {}).update(attrs)
-        else:
-            for a, b in itertools.pairwise(chain):
-                edges.append(_coerce_edge((a, b)))
+        name = _dot_node(node.get_name())
+        nodes.append(name)
+        attrs = node_attrs.setdefault(name, {})
+        for key, value in node.get_attributes().items():
+            # a bare attribute (``u [latent]``) has no value: it is a flag
+            attrs[_unquote(key)] = "true" if value is None else _unquote(value)
     latent_set = set(latent if not isinstance(latent, str) else [latent])
     role_map: dict[str, str] = {}
     within: dict[str, str] = {}

@@ -238,6 +238,45 @@ def test_from_dot_latent_argument_and_errors():
         CausalDAG.from_dot("digraph { a -> b -> a }")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("digraph { a -> }", r"cannot parse DOT at line 1, column 13, near '-> }'"),
+        ('digraph {\n  a -> b [label="x";\n}', r"cannot parse DOT at line 2, column \d+"),
+        ("nonsense", r"line 1, column 1, near 'nonsense': the parser wanted .*'digraph'"),
+        ("digraph { a -> b } digraph { c -> d }", r"DOT source holds 2 graphs"),
+        ("digraph { subgraph s { a -> b } }", r"subgraphs and '\{ \}' groups are not supported"),
+        ("digraph { {a b} -> c }", r"subgraphs and '\{ \}' groups are not supported"),
+        ("digraph { a:p -> b }", r"bad node name 'a:p'"),
+        ('digraph { "a b" -> c }', r"bad node name 'a b'"),
+        ("digraph { a [role=cause]; a -> b }", r"unknown role 'cause' for node 'a'"),
+    ],
+    ids=[
+        "no-head",
+        "open-attributes",
+        "not-dot",
+        "two-graphs",
+        "subgraph",
+        "group",
+        "port",
+        "space",
+        "role",
+    ],
+)
+def test_from_dot_errors_are_one_line_naming_the_problem(text, message):
+    with pytest.raises(DAGError, match=message) as err:
+        CausalDAG.from_dot(text)
+    assert "\n" not in str(err.value)
+
+
+def test_from_dot_ignores_dashes_in_strings_and_comments_and_does_not_print(capsys):
+    dag = CausalDAG.from_dot('digraph { a [label="x -- y"]; a -> b; # c -- d\n } // e -- f')
+    assert dag.edges == (("a", "b"),)
+    with pytest.raises(DAGError):
+        CausalDAG.from_dot("digraph { a -> }")
+    assert capsys.readouterr().out == ""  # pydot's own reader prints parse errors
+
+
 def test_gml_is_what_networkx_and_dowhy_read(dag):
     g = nx.parse_gml(dag.to_gml())
     assert sorted(g.edges) == list(dag.edges)
