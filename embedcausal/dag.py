@@ -24,101 +24,27 @@ Examples
 
 from __future__ import annotations
 
-import re
-import threading
-import warnings
 from collections.abc import Iterable, Mapping
-from typing import Any
 
 import networkx as nx
 
+from embedcausal.dot import read_dot, write_dot
 from embedcausal.errors import DAGError, close_matches, expected
+from embedcausal.names import check_name, coerce_edge, parse_edge
+from embedcausal.roles import (
+    DECLARED_ROLES,
+    DERIVED_ROLES,
+    ROLE_COLOURS,
+    ROLES,
+    declared_roles,
+    override_roles,
+)
 
 __all__ = ["DECLARED_ROLES", "DERIVED_ROLES", "ROLES", "ROLE_COLOURS", "CausalDAG", "parse_edge"]
 
-#: every role a node can have, in the order legends list them
-ROLES = ("treatment", "mediator", "outcome", "confounder", "instrument", "latent", "other")
-#: roles a graph carries because the estimand names them (at most one node each)
-DECLARED_ROLES = ("treatment", "mediator", "outcome")
-#: roles that follow from the graph (:func:`embedcausal.identification.node_roles`)
-DERIVED_ROLES = ("confounder", "instrument")
 
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_NAME_RE = re.compile(rf"^{_NAME}$")
-_EDGE_RE = re.compile(rf"^\s*({_NAME})\s*->\s*({_NAME})\s*$")
-
-#: fill colours of the roles in DOT output and drawings
-ROLE_COLOURS = {
-    "treatment": "#8ecae6",
-    "mediator": "#ffd166",
-    "outcome": "#ef8a62",
-    "confounder": "#b8e0b8",
-    "instrument": "#cdb4db",
-    "latent": "#e0e0e0",
-    "other": "#ffffff",
-}
-
-
-def parse_edge(text: str) -> tuple[str, str]:
-    """Parse an edge written ``"parent -> child"``.
-
-    Parameters
-    ----------
-    text : str
-        The edge; whitespace around names and the arrow is ignored.
-
-    Returns
-    -------
-    tuple of str
-        ``(parent, child)``.
-
-    Raises
-    ------
-    DAGError
-        If the text is not of the form ``parent -> child`` with identifier names, or is a
-        self-loop.
-    """
-    if not isinstance(text, str):
-        raise DAGError(f"bad edge {text!r}; expected a string of the form 'parent -> child'")
-    m = _EDGE_RE.match(text)
-    if m is None:
-        raise DAGError(
-            f"bad edge {text!r}; expected the form 'parent -> child' with names made of "
-            "letters, digits and '_' (not starting with a digit)"
-        )
-    parent, child = m.group(1), m.group(2)
-    if parent == child:
-        raise DAGError(f"self-loop {text!r}; a node cannot cause itself")
-    return parent, child
-
-
-def _expected(value: str, options: Iterable[str], *, what: str = "one of") -> str:
-    return expected(value, options, what=what, n=3)
-
-
-def _check_name(name: object, what: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise DAGError(
-            f"bad {what} name {name!r}; expected an identifier (letters, digits and '_', "
-            "not starting with a digit)"
-        )
-    return name
-
-
-def _coerce_edge(edge: tuple[str, str] | str) -> tuple[str, str]:
-    if isinstance(edge, str):
-        return parse_edge(edge)
-    try:
-        parent, child = edge
-    except (TypeError, ValueError):
-        raise DAGError(
-            f"bad edge {edge!r}; expected 'parent -> child' or a (parent, child) pair"
-        ) from None
-    _check_name(parent, "node")
-    _check_name(child, "node")
-    if parent == child:
-        raise DAGError(f"self-loop '{parent} -> {child}'; a node cannot cause itself")
-    return parent, child
+def _expected(value: str, options: Iterable[str]) -> str:
+    return expected(value, options, n=3)
 
 
 class CausalDAG:
@@ -197,9 +123,9 @@ class CausalDAG:
             edges = [edges]
         g = nx.DiGraph()
         for n in [nodes] if isinstance(nodes, str) else nodes:
-            g.add_node(_check_name(n, "node"))
+            g.add_node(check_name(n, "node"))
         for edge in edges:
-            g.add_edge(*_coerce_edge(edge))
+            g.add_edge(*coerce_edge(edge))
         _check_acyclic(g)
         latent_set = frozenset(latent if not isinstance(latent, str) else [latent])
         for n in sorted(latent_set):
@@ -221,7 +147,7 @@ class CausalDAG:
                 raise DAGError(
                     f"constant_within[{n!r}] = {group!r}; expected the name of a grouping column"
                 )
-        return cls(g, latent_set, _resolve_roles(g, latent_set, roles or {}), within)
+        return cls(g, latent_set, declared_roles(g.nodes, latent_set, roles or {}), within)
 
     @classmethod
     def from_dot(
@@ -231,20 +157,17 @@ class CausalDAG:
         latent: Iterable[str] = (),
         roles: Mapping[str, str] | None = None,
     ) -> CausalDAG:
-        """Build a DAG from DOT source (read with pydot's grammar).
+        """Build a DAG from DOT source, as :meth:`to_dot` or a Graphviz user writes it.
 
-        One ``[strict] digraph [name] { ... }`` with edge statements (chains ``a -> b -> c``),
-        node statements (``a;`` or ``a [attrs]``), attribute statements (``rankdir=LR``,
-        ``node [...]``, ``edge [...]``, and edge attributes, all ignored), ``//``, ``#`` and
-        ``/* */`` comments and quoted identifiers. A node is latent if listed in ``latent``,
-        or if its attributes say ``latent``, ``latent=true`` or ``style=dashed``; ``role=...``
-        and ``constant_within=...`` node attributes are read back (as :meth:`to_dot` writes
-        them; the derived roles ``confounder`` and ``instrument`` are skipped).
+        The text is read by :func:`embedcausal.dot.read_dot` (pydot's grammar). A node is
+        latent if listed in ``latent`` or if its attributes say ``latent``, ``latent=true`` or
+        ``style=dashed``; ``role`` (declared roles) and ``constant_within`` node attributes are
+        read back.
 
         Parameters
         ----------
         dot : str
-            The DOT source.
+            The DOT source: one ``digraph``.
         latent : iterable of str
             Nodes to take as latent besides those the attributes mark.
         roles : mapping, optional
@@ -253,12 +176,19 @@ class CausalDAG:
         Raises
         ------
         DAGError
-            If the text is not valid DOT (the message gives the line, column and what the
-            parser expected), is not one ``digraph``, uses undirected edges, subgraphs or
-            ``{ }`` groups, names a node that is not an identifier, or the graph is invalid
-            (see :meth:`from_edges`).
+            If the text is not one valid ``digraph`` of ``a -> b`` edges (the message names the
+            line, column and what was expected), or the graph is invalid (see
+            :meth:`from_edges`).
         """
-        return _parse_dot(cls, dot, latent=latent, roles=roles)
+        read = read_dot(dot)
+        extra = [latent] if isinstance(latent, str) else latent
+        return cls.from_edges(
+            read.edges,
+            latent=read.latent | set(extra),
+            nodes=read.nodes,
+            roles={**read.roles, **(roles or {})},
+            constant_within=read.constant_within,
+        )
 
     def with_roles(
         self,
@@ -403,13 +333,11 @@ class CausalDAG:
                 )
         missing = [n for n in self.observed if n not in present]
         if missing:
-            hints = []
-            for n in missing:
-                close = close_matches(n, sorted(present), n=3)
-                if close:
-                    hints.append(f"{n!r} (close: {', '.join(map(repr, close))})")
-                else:
-                    hints.append(repr(n))
+            hints = [
+                f"{n!r} (close: {', '.join(map(repr, close))})" if close else repr(n)
+                for n in missing
+                for close in [close_matches(n, sorted(present), n=3)]
+            ]
             raise DAGError(
                 f"observed node(s) missing from the columns of {source}: {', '.join(hints)}; "
                 f"expected every observed node of the DAG as a column"
@@ -450,14 +378,7 @@ class CausalDAG:
         DAGError
             If ``roles`` names a node not in the graph or an unknown role.
         """
-        out = dict(self._roles)
-        for n, r in (roles or {}).items():
-            if n not in self._graph:
-                raise DAGError(f"role given for unknown node {n!r}; {_expected(n, self.nodes)}")
-            if r not in ROLES:
-                raise DAGError(f"unknown role {r!r} for node {n!r}; {_expected(r, ROLES)}")
-            out[n] = r
-        return dict(sorted(out.items()))
+        return override_roles(self._roles, roles)
 
     def to_dot(self, *, roles: Mapping[str, str] | None = None) -> str:
         """The graph in DOT: latent nodes and their edges dashed, roles as fill colours.
@@ -471,24 +392,9 @@ class CausalDAG:
             Node -> role to write and colour instead of the graph's own (see
             :meth:`role_map`).
         """
-        role_of = self.role_map(roles)
-        lines = [
-            "digraph {",
-            "  rankdir=LR;",
-            '  node [shape=ellipse, style=filled, fontname="Helvetica"];',
-        ]
-        for n in self.nodes:
-            role = role_of[n]
-            style = "filled,dashed" if n in self._latent else "filled"
-            attrs = [f'style="{style}"', f'fillcolor="{ROLE_COLOURS[role]}"', f'role="{role}"']
-            if n in self._constant_within:
-                attrs.append(f'constant_within="{self._constant_within[n]}"')
-            lines.append(f"  {n} [{', '.join(attrs)}];")
-        for a, b in self.edges:
-            extra = " [style=dashed]" if a in self._latent else ""
-            lines.append(f"  {a} -> {b}{extra};")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
+        return write_dot(
+            self.nodes, self.edges, self._latent, self.role_map(roles), self._constant_within
+        )
 
 
 def _check_acyclic(g: nx.DiGraph) -> None:
@@ -501,174 +407,3 @@ def _check_acyclic(g: nx.DiGraph) -> None:
     nodes = nodes[i:] + nodes[:i]
     text = " -> ".join([*nodes, nodes[0]])
     raise DAGError(f"the graph has a cycle: {text}; expected a directed acyclic graph")
-
-
-def _resolve_roles(
-    g: nx.DiGraph, latent: frozenset[str], roles: Mapping[str, str]
-) -> dict[str, str]:
-    out: dict[str, str] = {}
-    declared: dict[str, str] = {}
-    for n, r in roles.items():
-        if n not in g:
-            raise DAGError(f"role given for unknown node {n!r}; {_expected(n, g.nodes)}")
-        if r in DERIVED_ROLES:
-            raise DAGError(
-                f"role {r!r} for node {n!r} follows from the graph and cannot be declared; "
-                f"expected one of {', '.join(map(repr, DECLARED_ROLES))} "
-                "(embedcausal.identification.node_roles derives the others)"
-            )
-        if r not in ROLES:
-            raise DAGError(
-                f"unknown role {r!r} for node {n!r}; "
-                f"{_expected(r, (*DECLARED_ROLES, 'latent', 'other'))} "
-                f"({' and '.join(map(repr, DERIVED_ROLES))} follow from the graph)"
-            )
-        if n in latent and r != "latent":
-            raise DAGError(
-                f"node {n!r} is latent but given the role {r!r}; a latent node's role is 'latent'"
-            )
-        if r == "latent" and n not in latent:
-            raise DAGError(
-                f"node {n!r} has the role 'latent' but is not declared latent; "
-                "expected it in the latent nodes"
-            )
-        if r in DECLARED_ROLES:
-            if r in declared:
-                raise DAGError(
-                    f"role {r!r} given to both {declared[r]!r} and {n!r}; expected one {r} node"
-                )
-            declared[r] = n
-        out[n] = r
-    for n in g.nodes:
-        out.setdefault(n, "latent" if n in latent else "other")
-    return dict(sorted(out.items()))
-
-
-# -- reading DOT (pydot's grammar) ------------------------------------------------------------
-#: pydot's pyparsing grammar is not thread-safe (pydot says so): one parse at a time
-_DOT_LOCK = threading.Lock()
-#: pyparsing's names of DOT punctuation, as written in DOT
-_DOT_PUNCTUATION = {
-    "lbrace": "'{'",
-    "rbrace": "'}'",
-    "lbrack": "'['",
-    "rbrack": "']'",
-    "equals": "'='",
-    "semi": "';'",
-    "comma": "','",
-    "colon": "':'",
-}
-_DOT_FORM = "expected a digraph of edges, e.g. 'digraph { a -> b; b -> c }'"
-#: DOT keywords that pydot returns as node names for ``node [...]``, ``edge [...]``, ...
-_DOT_DEFAULTS = ("node", "edge", "graph")
-
-
-def _dot_grammar() -> Any:
-    """pydot's DOT grammar (a pyparsing element).
-
-    pydot 4 builds it with pyparsing's old camelCase method names, which pyparsing >= 3.3
-    warns about (``PyparsingDeprecationWarning``) while ``pydot.dot_parser`` is imported. The
-    warnings are about pydot's code, not about the DOT read, so pyparsing's warnings are
-    filtered during that import only.
-    """
-    import pyparsing
-
-    with warnings.catch_warnings():
-        category = getattr(pyparsing, "PyparsingWarning", None)  # pyparsing >= 3.3
-        if category is not None:
-            warnings.filterwarnings("ignore", category=category)
-        from pydot.dot_parser import GraphParser
-    return GraphParser.parser
-
-
-def _read_dot(text: str) -> Any:
-    """The one ``digraph`` in ``text``, as a ``pydot.Dot``."""
-    from pyparsing import ParseBaseException
-
-    with _DOT_LOCK:
-        try:
-            # the grammar itself: pydot.graph_from_dot_data would print a parse error to
-            # stdout and return None
-            graphs = list(_dot_grammar().parse_string(text, parse_all=True))
-        except ParseBaseException as exc:
-            near = text[exc.loc : exc.loc + 20].split("\n")[0].strip()
-            wanted = re.sub(r"^Expected\s+", "", exc.msg)
-            wanted = re.sub(r"\b\w+\b", lambda m: _DOT_PUNCTUATION.get(m[0], m[0]), wanted)
-            where = f"near {near!r}" if near else "at the end"
-            raise DAGError(
-                f"cannot parse DOT at line {exc.lineno}, column {exc.col}, {where}: the parser "
-                f"wanted {wanted.lower()}; {_DOT_FORM}"
-            ) from None
-    if len(graphs) != 1:
-        raise DAGError(f"DOT source holds {len(graphs)} graphs; {_DOT_FORM}")
-    graph = graphs[0]
-    if graph.get_type() != "digraph":
-        raise DAGError(f"DOT source is an undirected {graph.get_type()!r}; {_DOT_FORM}")
-    if _has_undirected_edge(text):
-        raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
-    if graph.get_subgraphs() or any(
-        not isinstance(end, str) for e in graph.get_edges() for end in e.obj_dict["points"]
-    ):
-        raise DAGError(
-            "DOT subgraphs and '{ }' groups are not supported; write one edge per statement"
-        )
-    return graph
-
-
-def _has_undirected_edge(text: str) -> bool:
-    """Whether DOT code (outside strings and comments) has the undirected edge ``--``; pydot
-    reads ``a -- b`` in a digraph as ``a -> b``."""
-    from pyparsing import QuotedString, cpp_style_comment, python_style_comment
-
-    not_code = QuotedString('"', esc_char="\\", multiline=True) | cpp_style_comment
-    code = (not_code | python_style_comment).suppress().transform_string(text)
-    return "--" in code
-
-
-def _unquote(text: str) -> str:
-    """A DOT ID without its double quotes (pydot keeps them)."""
-    return text[1:-1] if len(text) >= 2 and text[0] == text[-1] == '"' else text
-
-
-def _dot_node(text: str) -> str:
-    return _check_name(_unquote(text), "node")
-
-
-def _parse_dot(
-    cls: type[CausalDAG],
-    dot: str,
-    *,
-    latent: Iterable[str],
-    roles: Mapping[str, str] | None,
-) -> CausalDAG:
-    if not isinstance(dot, str):
-        raise DAGError(f"DOT source must be a string, got {type(dot).__name__}")
-    graph = _read_dot(dot)
-    edges = [(_dot_node(e.get_source()), _dot_node(e.get_destination())) for e in graph.get_edges()]
-    nodes: list[str] = []
-    node_attrs: dict[str, dict[str, str]] = {}
-    for node in graph.get_nodes():
-        if node.get_name() in _DOT_DEFAULTS:  # node [...], edge [...]: defaults, ignored
-            continue
-        name = _dot_node(node.get_name())
-        nodes.append(name)
-        attrs = node_attrs.setdefault(name, {})
-        for key, value in node.get_attributes().items():
-            # a bare attribute (``u [latent]``) has no value: it is a flag
-            attrs[_unquote(key)] = "true" if value is None else _unquote(value)
-    latent_set = set(latent if not isinstance(latent, str) else [latent])
-    role_map: dict[str, str] = {}
-    within: dict[str, str] = {}
-    for n, attrs in node_attrs.items():
-        style = attrs.get("style", "").lower()
-        if attrs.get("latent", "false").lower() in ("true", "1", "yes") or "dashed" in style:
-            latent_set.add(n)
-        # derived roles (as to_dot(roles=...) writes them) follow from the graph again
-        if "role" in attrs and attrs["role"] not in ("other", "latent", *DERIVED_ROLES):
-            role_map[n] = attrs["role"]
-        if "constant_within" in attrs:
-            within[n] = attrs["constant_within"]
-    role_map.update(roles or {})
-    return cls.from_edges(
-        edges, latent=latent_set, nodes=nodes, roles=role_map, constant_within=within
-    )

@@ -16,10 +16,11 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 
-from embedcausal.dag import ROLE_COLOURS, ROLES, CausalDAG
+from embedcausal.dag import CausalDAG
 from embedcausal.errors import DAGError
 from embedcausal.files import atomic_write
 from embedcausal.identification import node_roles
+from embedcausal.roles import ROLE_COLOURS, ROLES
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -46,7 +47,7 @@ def plot_dag(
     dag : CausalDAG
         The graph.
     roles : mapping, optional
-        Node -> role (one of :data:`embedcausal.dag.ROLES`) for the colours and the legend;
+        Node -> role (one of :data:`embedcausal.roles.ROLES`) for the colours and the legend;
         nodes left out keep the DAG's own roles. By default
         :func:`embedcausal.identification.node_roles`: the DAG's declared treatment, mediator
         and outcome, and the confounders and instruments they imply.
