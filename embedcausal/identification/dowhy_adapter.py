@@ -193,7 +193,28 @@ def total_disagreements(
     instruments: list[str],
     open_paths: list[str],
 ) -> list[str]:
-    """Notes on where DoWhy's answer for a total effect differs from the graph's."""
+    """Notes on where DoWhy's answer for a total effect differs from the graph's.
+
+    Parameters
+    ----------
+    graph : GraphCriteria
+        The graph's criteria.
+    t, y : str
+        Treatment and outcome.
+    record : dict
+        DoWhy's answer (:func:`dowhy_record`).
+    kind, chosen : str or None, tuple of str or None
+        How the graph identifies the effect, and the adjustment set used.
+    frontdoor, instruments : list
+        The graph's frontdoor sets and instruments.
+    open_paths : list of str
+        Backdoor paths the graph's best observed adjustment leaves open.
+
+    Returns
+    -------
+    list of str
+        One sentence per disagreement (empty when DoWhy agrees).
+    """
     if "error" in record:
         return [f"DoWhy failed ({record['error']}); the graph's own answer is reported"]
     notes = []
@@ -223,7 +244,24 @@ def total_disagreements(
 def natural_disagreements(
     record: dict, kind: str | None, m: str, open_paths: list[str]
 ) -> list[str]:
-    """Notes on where DoWhy's answer for a natural effect differs from the graph's."""
+    """Notes on where DoWhy's answer for a natural effect differs from the graph's.
+
+    Parameters
+    ----------
+    record : dict
+        DoWhy's answer (:func:`dowhy_record`).
+    kind : str or None
+        How the graph identifies the effect (``"mediation"``, ``"within"`` or ``None``).
+    m : str
+        The mediator.
+    open_paths : list of str
+        Backdoor paths left open.
+
+    Returns
+    -------
+    list of str
+        One sentence per disagreement (empty when DoWhy agrees).
+    """
     if "error" in record:
         return [f"DoWhy failed ({record['error']}); the graph's own answer is reported"]
     notes = []

@@ -189,7 +189,23 @@ def test_implications(
 
 
 def contradicted(table: pd.DataFrame) -> bool:
-    """Whether a :func:`test_implications` table rejects any implication of the DAG."""
+    """Whether a :func:`test_implications` table rejects any implication of the DAG.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        A table returned by :func:`test_implications`.
+
+    Returns
+    -------
+    bool
+        True when at least one implied independence is rejected.
+
+    Raises
+    ------
+    EmbedcausalError
+        If the table has no ``rejected`` column.
+    """
     if "rejected" not in table.columns:
         raise EmbedcausalError("expected a table from test_implications (no 'rejected' column)")
     return bool(table["rejected"].astype(bool).any())
