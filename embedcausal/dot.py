@@ -200,7 +200,9 @@ def _read_dot(text: str) -> Any:
     if _has_undirected_edge(text):
         raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
     if graph.get_subgraphs() or any(
-        not isinstance(end, str) for e in graph.get_edges() for end in e.obj_dict["points"]
+        not isinstance(end, str)  # an anonymous group, { a b } -> c
+        for e in graph.get_edges()
+        for end in (e.get_source(), e.get_destination())
     ):
         raise DAGError(
             "DOT subgraphs and '{ }' groups are not supported; write one edge per statement"
