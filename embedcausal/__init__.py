@@ -35,10 +35,11 @@ _EXPORTS = {
     "parse_prior": "embedcausal.priors",
     "CausalDAG": "embedcausal.dag",
     # identification
-    "identify": "embedcausal.identify",
-    "Identification": "embedcausal.identify",
-    "implied_independences": "embedcausal.identify",
-    "test_implications": "embedcausal.identify",
+    "identify": "embedcausal.identification",
+    "Identification": "embedcausal.identification",
+    "implied_independences": "embedcausal.identification",
+    "test_implications": "embedcausal.identification",
+    "node_roles": "embedcausal.identification",
     # data and the plan
     "read_table": "embedcausal.data",
     "prepare": "embedcausal.prepared",
@@ -60,6 +61,9 @@ _EXPORTS = {
     "gcomp": "embedcausal.effects",
     "effects_table": "embedcausal.effects",
     "compare_runs": "embedcausal.compare",
+    # plots
+    "plot_dag": "embedcausal.plots",
+    "draw_dag": "embedcausal.plots",
     # many fits and sensitivity
     "run_grid": "embedcausal.parallel",
     "GridPoint": "embedcausal.parallel",

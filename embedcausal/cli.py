@@ -36,6 +36,7 @@ def _progress(args: argparse.Namespace) -> bool:
 # -- check ------------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
     from embedcausal.data import read_table
+    from embedcausal.identification import node_roles
     from embedcausal.spec import load_spec
 
     reports = []
@@ -50,11 +51,12 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise EmbedcausalError(
                 f"{spec.data_path}: grouping column {missing[0]!r} (model.varying) not found"
             )
+        roles = node_roles(dag)
         reports.append(
             {
                 "file": str(path),
                 "name": spec.name,
-                "nodes": {n: dag.roles.get(n, "other") for n in dag.nodes},
+                "nodes": {n: roles[n] for n in dag.nodes},
                 "edges": [f"{a} -> {b}" for a, b in dag.edges],
                 "latent": sorted(dag.latent),
                 "data": str(spec.data_path),
@@ -78,7 +80,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 # -- identify / dag ---------------------------------------------------------------------------
 def cmd_identify(args: argparse.Namespace) -> int:
-    from embedcausal.identify import identify
+    from embedcausal.identification import identify
     from embedcausal.spec import load_spec
 
     out = []
@@ -131,7 +133,7 @@ def cmd_identify(args: argparse.Namespace) -> int:
 def _implications(spec) -> dict:
     """Test the DAG's implied independences on the model file's data."""
     from embedcausal.data import load_data
-    from embedcausal.identify import contradicted, test_implications
+    from embedcausal.identification import contradicted, test_implications
 
     dag = spec.dag()
     table = test_implications(
@@ -141,13 +143,16 @@ def _implications(spec) -> dict:
 
 
 def cmd_dag(args: argparse.Namespace) -> int:
+    from embedcausal.identification import node_roles
+    from embedcausal.plots import draw_dag
     from embedcausal.spec import load_spec
 
-    spec = load_spec(args.model)
+    dag = load_spec(args.model).dag()
+    roles = node_roles(dag)  # the declared roles and the derived ones
     if args.out is None:
-        print(spec.dag().to_dot())
+        print(dag.to_dot(roles=roles))
         return 0
-    path = spec.dag().draw(args.out)
+    path = draw_dag(dag, args.out, roles=roles)
     if args.json:
         _emit_json({"file": str(args.model), "out": str(path)})
     else:

@@ -1,11 +1,17 @@
-"""Causal DAGs with node roles: validation, DOT/GML export and drawing.
+"""Causal DAGs: nodes, edges, latent nodes and declared roles; DOT, GML and networkx export.
 
 A :class:`CausalDAG` is an immutable directed acyclic graph whose nodes are identifiers
 (``[A-Za-z_][A-Za-z0-9_]*``). Some nodes may be *latent* (never a data column); a latent node
 may be declared constant within a grouping column (a time-invariant confounder such as a
-country's disposition to cooperate), which :mod:`embedcausal.identify` uses for within-group
-identification. Nodes carry roles (treatment, mediator, outcome, confounder, instrument,
-latent, other) used by identification, export and drawing.
+country's disposition to cooperate), which :mod:`embedcausal.identification` uses for
+within-group identification.
+
+The graph carries only the roles a model file *declares*: the estimand's treatment, mediator
+and outcome (:meth:`CausalDAG.with_roles`); every other node is ``latent`` or ``other``. The
+derived roles, ``confounder`` and ``instrument``, follow from identification's criteria and are
+computed by :func:`embedcausal.identification.node_roles` where they are needed (``embedcausal
+check``, drawing); :meth:`CausalDAG.to_dot` and :func:`embedcausal.plots.draw_dag` take them as
+``roles=``.
 
 Examples
 --------
@@ -18,103 +24,31 @@ Examples
 
 from __future__ import annotations
 
-import itertools
-import os
-import re
-import shutil
-import subprocess
 from collections.abc import Iterable, Mapping
-from pathlib import Path
 
 import networkx as nx
 
+from embedcausal.dot import read_dot, write_dot
 from embedcausal.errors import DAGError, close_matches, expected
-from embedcausal.files import atomic_write
+from embedcausal.names import check_name, coerce_edge, parse_edge
+from embedcausal.roles import (
+    DECLARED_ROLES,
+    DERIVED_ROLES,
+    ROLE_COLOURS,
+    ROLES,
+    declared_roles,
+    override_roles,
+)
 
-__all__ = ["ROLES", "CausalDAG", "parse_edge"]
-
-ROLES = ("treatment", "mediator", "outcome", "confounder", "instrument", "latent", "other")
-
-_NAME = r"[A-Za-z_][A-Za-z0-9_]*"
-_NAME_RE = re.compile(rf"^{_NAME}$")
-_EDGE_RE = re.compile(rf"^\s*({_NAME})\s*->\s*({_NAME})\s*$")
-
-#: fill colours of the roles in DOT output and drawings
-ROLE_COLOURS = {
-    "treatment": "#8ecae6",
-    "mediator": "#ffd166",
-    "outcome": "#ef8a62",
-    "confounder": "#b8e0b8",
-    "instrument": "#cdb4db",
-    "latent": "#e0e0e0",
-    "other": "#ffffff",
-}
+__all__ = ["DECLARED_ROLES", "DERIVED_ROLES", "ROLES", "ROLE_COLOURS", "CausalDAG", "parse_edge"]
 
 
-def parse_edge(text: str) -> tuple[str, str]:
-    """Parse an edge written ``"parent -> child"``.
-
-    Parameters
-    ----------
-    text : str
-        The edge; whitespace around names and the arrow is ignored.
-
-    Returns
-    -------
-    tuple of str
-        ``(parent, child)``.
-
-    Raises
-    ------
-    DAGError
-        If the text is not of the form ``parent -> child`` with identifier names, or is a
-        self-loop.
-    """
-    if not isinstance(text, str):
-        raise DAGError(f"bad edge {text!r}; expected a string of the form 'parent -> child'")
-    m = _EDGE_RE.match(text)
-    if m is None:
-        raise DAGError(
-            f"bad edge {text!r}; expected the form 'parent -> child' with names made of "
-            "letters, digits and '_' (not starting with a digit)"
-        )
-    parent, child = m.group(1), m.group(2)
-    if parent == child:
-        raise DAGError(f"self-loop {text!r}; a node cannot cause itself")
-    return parent, child
-
-
-def _expected(value: str, options: Iterable[str], *, what: str = "one of") -> str:
-    return expected(value, options, what=what, n=3)
-
-
-def _check_name(name: object, what: str) -> str:
-    if not isinstance(name, str) or not _NAME_RE.match(name):
-        raise DAGError(
-            f"bad {what} name {name!r}; expected an identifier (letters, digits and '_', "
-            "not starting with a digit)"
-        )
-    return name
-
-
-def _coerce_edge(edge: tuple[str, str] | str) -> tuple[str, str]:
-    if isinstance(edge, str):
-        return parse_edge(edge)
-    try:
-        parent, child = edge
-    except (TypeError, ValueError):
-        raise DAGError(
-            f"bad edge {edge!r}; expected 'parent -> child' or a (parent, child) pair"
-        ) from None
-    _check_name(parent, "node")
-    _check_name(child, "node")
-    if parent == child:
-        raise DAGError(f"self-loop '{parent} -> {child}'; a node cannot cause itself")
-    return parent, child
+def _expected(value: str, options: Iterable[str]) -> str:
+    return expected(value, options, n=3)
 
 
 class CausalDAG:
-    """A causal directed acyclic graph with latent nodes and node roles.
+    """A causal directed acyclic graph with latent nodes and declared node roles.
 
     Build one with :meth:`from_edges` or :meth:`from_dot`; instances are not meant to be
     changed (methods such as :meth:`with_roles` return a new graph).
@@ -130,7 +64,8 @@ class CausalDAG:
     observed : tuple of str
         Observed nodes, sorted.
     roles : dict
-        Role of every node (one of :data:`ROLES`).
+        Role of every node: its declared role (one of :data:`DECLARED_ROLES`), ``"latent"`` or
+        ``"other"``.
     constant_within : dict
         Latent node -> grouping column within which the latent node is constant.
     """
@@ -171,7 +106,8 @@ class CausalDAG:
         nodes : iterable of str
             Extra (isolated) nodes.
         roles : mapping, optional
-            Node -> role (one of :data:`ROLES`).
+            Node -> declared role (one of :data:`DECLARED_ROLES`, each for at most one node;
+            ``"latent"`` and ``"other"`` are accepted where they hold).
         constant_within : mapping, optional
             Latent node -> grouping column within which it is constant, e.g.
             ``{"disposition": "country"}``.
@@ -180,16 +116,16 @@ class CausalDAG:
         ------
         DAGError
             On a bad edge, a self-loop, a cycle (the message prints it), a latent node or role
-            for a node not in the graph, an unknown role, or a ``constant_within`` entry for a
-            node that is not latent.
+            for a node not in the graph, an unknown or derived role, a declared role given to
+            two nodes, or a ``constant_within`` entry for a node that is not latent.
         """
         if isinstance(edges, str):
             edges = [edges]
         g = nx.DiGraph()
         for n in [nodes] if isinstance(nodes, str) else nodes:
-            g.add_node(_check_name(n, "node"))
+            g.add_node(check_name(n, "node"))
         for edge in edges:
-            g.add_edge(*_coerce_edge(edge))
+            g.add_edge(*coerce_edge(edge))
         _check_acyclic(g)
         latent_set = frozenset(latent if not isinstance(latent, str) else [latent])
         for n in sorted(latent_set):
@@ -211,7 +147,7 @@ class CausalDAG:
                 raise DAGError(
                     f"constant_within[{n!r}] = {group!r}; expected the name of a grouping column"
                 )
-        return cls(g, latent_set, _resolve_roles(g, latent_set, roles or {}), within)
+        return cls(g, latent_set, declared_roles(g.nodes, latent_set, roles or {}), within)
 
     @classmethod
     def from_dot(
@@ -221,22 +157,38 @@ class CausalDAG:
         latent: Iterable[str] = (),
         roles: Mapping[str, str] | None = None,
     ) -> CausalDAG:
-        """Build a DAG from a small subset of the DOT language.
+        """Build a DAG from DOT source, as :meth:`to_dot` or a Graphviz user writes it.
 
-        Supported: ``digraph [name] { ... }`` with edge statements (chains ``a -> b -> c``),
-        node statements (``a;`` or ``a [attrs]``), attribute statements (``rankdir=LR``,
-        ``node [...]``, which are ignored), ``//``, ``#`` and ``/* */`` comments and quoted
-        identifiers. A node is latent if listed in ``latent``, or if its attributes say
-        ``latent``, ``latent=true`` or ``style=dashed``; ``role=...`` and
-        ``constant_within=...`` node attributes are read back (as :meth:`to_dot` writes them).
+        The text is read by :func:`embedcausal.dot.read_dot` (pydot's grammar). A node is
+        latent if listed in ``latent`` or if its attributes say ``latent``, ``latent=true`` or
+        ``style=dashed``; ``role`` (declared roles) and ``constant_within`` node attributes are
+        read back.
+
+        Parameters
+        ----------
+        dot : str
+            The DOT source: one ``digraph``.
+        latent : iterable of str
+            Nodes to take as latent besides those the attributes mark.
+        roles : mapping, optional
+            Declared roles, over those in the attributes (see :meth:`from_edges`).
 
         Raises
         ------
         DAGError
-            If the text is not a ``digraph``, uses undirected edges or subgraphs, or the graph
-            is invalid (see :meth:`from_edges`).
+            If the text is not one valid ``digraph`` of ``a -> b`` edges (the message names the
+            line, column and what was expected), or the graph is invalid (see
+            :meth:`from_edges`).
         """
-        return _parse_dot(cls, dot, latent=latent, roles=roles)
+        read = read_dot(dot)
+        extra = [latent] if isinstance(latent, str) else latent
+        return cls.from_edges(
+            read.edges,
+            latent=read.latent | set(extra),
+            nodes=read.nodes,
+            roles={**read.roles, **(roles or {})},
+            constant_within=read.constant_within,
+        )
 
     def with_roles(
         self,
@@ -245,13 +197,16 @@ class CausalDAG:
         mediator: str | None = None,
         outcome: str | None = None,
     ) -> CausalDAG:
-        """Return a copy with the estimand's roles set and derived roles added.
+        """Return a copy with the estimand's roles declared.
 
-        Besides ``treatment``, ``mediator`` and ``outcome``, observed common causes of the
-        treatment and the outcome (or the mediator) become ``"confounder"``, and observed
-        causes of the treatment that are d-separated from the outcome once the treatment's
-        outgoing edges are removed become ``"instrument"``. Explicit roles of other nodes are
-        kept; latent nodes keep the role ``"latent"``.
+        Roles declared before are replaced; every other node is ``"latent"`` or ``"other"``.
+        The derived roles (confounder, instrument) come from
+        :func:`embedcausal.identification.node_roles`.
+
+        Parameters
+        ----------
+        treatment, mediator, outcome : str, optional
+            The nodes; each observed, and distinct.
 
         Raises
         ------
@@ -269,46 +224,11 @@ class CausalDAG:
             if node in seen:
                 raise DAGError(f"{node!r} is both {seen[node]} and {role}; expected distinct nodes")
             seen[node] = role
-        roles = {
-            n: r
-            for n, r in self._roles.items()
-            if r not in ("treatment", "mediator", "outcome", "confounder", "instrument")
-        }
+        roles = {n: "latent" if n in self._latent else "other" for n in self._graph.nodes}
         roles.update(seen)
-        if treatment is not None:
-            targets = [n for n in (outcome, mediator) if n is not None]
-            for n in self._derived_confounders(treatment, targets):
-                if roles.get(n, "other") == "other":
-                    roles[n] = "confounder"
-            if outcome is not None:
-                for n in self._derived_instruments(treatment, outcome):
-                    if roles.get(n, "other") == "other":
-                        roles[n] = "instrument"
-        for n in self._graph.nodes:
-            roles.setdefault(n, "latent" if n in self._latent else "other")
         return CausalDAG(
             self._graph, self._latent, dict(sorted(roles.items())), dict(self._constant_within)
         )
-
-    def _derived_confounders(self, treatment: str, targets: list[str]) -> list[str]:
-        anc_t = nx.ancestors(self._graph, treatment)
-        g_wo_t = self._graph.copy()
-        g_wo_t.remove_node(treatment)
-        out = set()
-        for target in targets:
-            out |= anc_t & nx.ancestors(g_wo_t, target)
-        return sorted(n for n in out if n not in self._latent and n not in targets)
-
-    def _derived_instruments(self, treatment: str, outcome: str) -> list[str]:
-        g = self._graph.copy()
-        g.remove_edges_from(list(self._graph.out_edges(treatment)))
-        out = []
-        for z in sorted(nx.ancestors(self._graph, treatment)):
-            if z in self._latent or z == outcome:
-                continue
-            if nx.is_d_separator(g, {z}, {outcome}, set()):
-                out.append(z)
-        return out
 
     # -- read-only views --------------------------------------------------------------------
     @property
@@ -333,19 +253,13 @@ class CausalDAG:
 
     @property
     def roles(self) -> dict[str, str]:
-        """Role of every node (a copy)."""
+        """Role of every node: declared, ``"latent"`` or ``"other"`` (a copy)."""
         return dict(self._roles)
 
     @property
     def constant_within(self) -> dict[str, str]:
         """Latent node -> grouping column it is constant within (a copy)."""
         return dict(self._constant_within)
-
-    def role_nodes(self, role: str) -> tuple[str, ...]:
-        """The nodes with role ``role``, sorted."""
-        if role not in ROLES:
-            raise DAGError(f"unknown role {role!r}; {_expected(role, ROLES)}")
-        return tuple(n for n, r in sorted(self._roles.items()) if r == role)
 
     def __contains__(self, node: object) -> bool:
         return node in self._graph
@@ -419,13 +333,11 @@ class CausalDAG:
                 )
         missing = [n for n in self.observed if n not in present]
         if missing:
-            hints = []
-            for n in missing:
-                close = close_matches(n, sorted(present), n=3)
-                if close:
-                    hints.append(f"{n!r} (close: {', '.join(map(repr, close))})")
-                else:
-                    hints.append(repr(n))
+            hints = [
+                f"{n!r} (close: {', '.join(map(repr, close))})" if close else repr(n)
+                for n in missing
+                for close in [close_matches(n, sorted(present), n=3)]
+            ]
             raise DAGError(
                 f"observed node(s) missing from the columns of {source}: {', '.join(hints)}; "
                 f"expected every observed node of the DAG as a column"
@@ -452,170 +364,37 @@ class CausalDAG:
         """The graph in GML, the form DoWhy's ``CausalModel(graph=...)`` prefers."""
         return "\n".join(nx.generate_gml(self.to_networkx()))
 
-    def to_dot(self) -> str:
-        """The graph in DOT: latent nodes and their edges dashed, roles as fill colours.
+    def role_map(self, roles: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Role of every node: from ``roles`` where given, else the graph's own :attr:`roles`.
 
-        Node attributes ``role`` and ``constant_within`` are written too, so that
-        :meth:`from_dot` reads the same graph back.
-        """
-        lines = [
-            "digraph {",
-            "  rankdir=LR;",
-            '  node [shape=ellipse, style=filled, fontname="Helvetica"];',
-        ]
-        for n in self.nodes:
-            role = self._roles.get(n, "other")
-            style = "filled,dashed" if n in self._latent else "filled"
-            attrs = [f'style="{style}"', f'fillcolor="{ROLE_COLOURS[role]}"', f'role="{role}"']
-            if n in self._constant_within:
-                attrs.append(f'constant_within="{self._constant_within[n]}"')
-            lines.append(f"  {n} [{', '.join(attrs)}];")
-        for a, b in self.edges:
-            extra = " [style=dashed]" if a in self._latent else ""
-            lines.append(f"  {a} -> {b}{extra};")
-        lines.append("}")
-        return "\n".join(lines) + "\n"
-
-    def draw(self, path: str | Path) -> Path:
-        """Draw the graph to an ``.svg`` or ``.png`` file.
-
-        Uses the ``dot`` program of Graphviz when it is on ``PATH``, else matplotlib with a
-        layered networkx layout. Latent nodes are dashed, roles coloured, with a legend. The
-        file is written atomically.
-
-        Returns
-        -------
-        Path
-            The path written.
+        Parameters
+        ----------
+        roles : mapping, optional
+            Node -> role (one of :data:`ROLES`), e.g. the derived roles of
+            :func:`embedcausal.identification.node_roles`.
 
         Raises
         ------
         DAGError
-            If the suffix is not ``.svg`` or ``.png``, or the directory does not exist.
+            If ``roles`` names a node not in the graph or an unknown role.
         """
-        path = Path(path)
-        fmt = path.suffix.lower().lstrip(".")
-        if fmt not in ("svg", "png"):
-            raise DAGError(
-                f"cannot draw to {str(path)!r}: unknown suffix {path.suffix!r}; "
-                "expected .svg or .png"
-            )
-        if not path.parent.is_dir():
-            raise DAGError(
-                f"cannot draw to {str(path)!r}: directory {str(path.parent)!r} not found"
-            )
+        return override_roles(self._roles, roles)
 
-        def write(tmp: Path) -> None:
-            dot = shutil.which("dot")
-            if dot is None or not _draw_graphviz(dot, self.to_dot(), fmt, str(tmp)):
-                self._draw_matplotlib(str(tmp), fmt)
+    def to_dot(self, *, roles: Mapping[str, str] | None = None) -> str:
+        """The graph in DOT: latent nodes and their edges dashed, roles as fill colours.
 
-        return atomic_write(path, write)
+        Node attributes ``role`` and ``constant_within`` are written too, so that
+        :meth:`from_dot` reads the same graph back.
 
-    def _layout(self) -> dict[str, tuple[float, float]]:
-        pos: dict[str, tuple[float, float]] = {}
-        for depth, layer in enumerate(nx.topological_generations(self._graph)):
-            layer = sorted(layer)
-            for i, n in enumerate(layer):
-                pos[n] = (float(depth), (len(layer) - 1) / 2.0 - i)
-        return pos
-
-    def _draw_matplotlib(self, out: str, fmt: str) -> None:
-        from matplotlib.backends.backend_agg import FigureCanvasAgg
-        from matplotlib.figure import Figure
-        from matplotlib.patches import Patch
-
-        pos = self._layout()
-        depth = max((x for x, _ in pos.values()), default=0.0)
-        height = max((abs(y) for _, y in pos.values()), default=0.0)
-        fig = Figure(figsize=(2.6 * (depth + 1) + 1.5, 1.4 * (2 * height + 1) + 1.2))
-        FigureCanvasAgg(fig)
-        ax = fig.add_subplot()
-        ax.set_axis_off()
-        g = self._graph
-        common = {"ax": ax, "arrows": True, "arrowsize": 14, "node_size": _NODE_SIZE}
-        for a, b in self.edges:
-            skip = abs(pos[b][0] - pos[a][0]) > 1 or pos[a][0] == pos[b][0]
-            # edges that skip a layer bend away from the middle, so they do not hide others
-            rad = (-0.25 if pos[a][1] > pos[b][1] else 0.25) if skip else 0.0
-            nx.draw_networkx_edges(
-                g,
-                pos,
-                edgelist=[(a, b)],
-                style="dashed" if a in self._latent else "solid",
-                connectionstyle=f"arc3,rad={rad}",
-                **common,
-            )
-        for latent_flag in (False, True):
-            nodelist = [n for n in self.nodes if (n in self._latent) == latent_flag]
-            if not nodelist:
-                continue
-            nx.draw_networkx_nodes(
-                g,
-                pos,
-                nodelist=nodelist,
-                node_color=[ROLE_COLOURS[self._roles.get(n, "other")] for n in nodelist],
-                edgecolors="black",
-                linewidths=1.2,
-                node_size=_NODE_SIZE,
-                ax=ax,
-            ).set_linestyle("--" if latent_flag else "-")
-        labels = {n: _wrap_label(n) for n in self.nodes}
-        nx.draw_networkx_labels(g, pos, labels=labels, font_size=7, ax=ax)
-        used = [r for r in ROLES if r in set(self._roles.values())]
-        handles = [
-            Patch(
-                facecolor=ROLE_COLOURS[r],
-                edgecolor="black",
-                linestyle="--" if r == "latent" else "-",
-                label=r,
-            )
-            for r in used
-        ]
-        if handles:
-            ax.legend(
-                handles=handles,
-                loc="lower center",
-                ncols=min(len(handles), 4),
-                bbox_to_anchor=(0.5, -0.05),
-                frameon=False,
-                fontsize=8,
-            )
-        ax.margins(0.15)
-        fig.savefig(out, format=fmt, bbox_inches="tight")
-
-
-_NODE_SIZE = 3800
-
-
-def _wrap_label(name: str, width: int = 11) -> str:
-    """Break a long node name at underscores so that it fits inside its circle."""
-    if len(name) <= width or "_" not in name:
-        return name
-    lines, line = [], ""
-    for part in name.split("_"):
-        piece = part if not line else "_" + part
-        if line and len(line) + len(piece) > width:
-            lines.append(line + "_")
-            line = part
-        else:
-            line += piece
-    lines.append(line)
-    return "\n".join(lines)
-
-
-def _draw_graphviz(dot: str, source: str, fmt: str, out: str) -> bool:
-    try:
-        res = subprocess.run(
-            [dot, f"-T{fmt}", "-o", out],
-            input=source.encode(),
-            capture_output=True,
-            timeout=60,
-            check=False,
+        Parameters
+        ----------
+        roles : mapping, optional
+            Node -> role to write and colour instead of the graph's own (see
+            :meth:`role_map`).
+        """
+        return write_dot(
+            self.nodes, self.edges, self._latent, self.role_map(roles), self._constant_within
         )
-    except (OSError, subprocess.TimeoutExpired):
-        return False
-    return res.returncode == 0 and os.path.getsize(out) > 0
 
 
 def _check_acyclic(g: nx.DiGraph) -> None:
@@ -628,172 +407,3 @@ def _check_acyclic(g: nx.DiGraph) -> None:
     nodes = nodes[i:] + nodes[:i]
     text = " -> ".join([*nodes, nodes[0]])
     raise DAGError(f"the graph has a cycle: {text}; expected a directed acyclic graph")
-
-
-def _resolve_roles(
-    g: nx.DiGraph, latent: frozenset[str], roles: Mapping[str, str]
-) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for n, r in roles.items():
-        if n not in g:
-            raise DAGError(f"role given for unknown node {n!r}; {_expected(n, g.nodes)}")
-        if r not in ROLES:
-            raise DAGError(f"unknown role {r!r} for node {n!r}; {_expected(r, ROLES)}")
-        if n in latent and r != "latent":
-            raise DAGError(
-                f"node {n!r} is latent but given the role {r!r}; a latent node's role is 'latent'"
-            )
-        if r == "latent" and n not in latent:
-            raise DAGError(
-                f"node {n!r} has the role 'latent' but is not declared latent; "
-                "expected it in the latent nodes"
-            )
-        out[n] = r
-    for n in g.nodes:
-        out.setdefault(n, "latent" if n in latent else "other")
-    return dict(sorted(out.items()))
-
-
-# -- a small DOT parser -----------------------------------------------------------------------
-_DOT_ID = r'(?:[A-Za-z_][A-Za-z0-9_]*|"[^"]*"|-?\d+(?:\.\d+)?)'
-_DOT_TOKEN = re.compile(rf"\s*(->|--|\[|\]|\{{|\}}|;|,|=|{_DOT_ID})")
-
-
-def _strip_comments(text: str) -> str:
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    lines = []
-    for line in text.splitlines():
-        if line.lstrip().startswith("#"):
-            continue
-        # '//' outside quotes
-        out, quoted = [], False
-        i = 0
-        while i < len(line):
-            ch = line[i]
-            if ch == '"':
-                quoted = not quoted
-            if not quoted and line.startswith("//", i):
-                break
-            out.append(ch)
-            i += 1
-        lines.append("".join(out))
-    return "\n".join(lines)
-
-
-def _tokenize(text: str) -> list[str]:
-    tokens, pos = [], 0
-    text = text.rstrip()
-    while pos < len(text):
-        m = _DOT_TOKEN.match(text, pos)
-        if m is None:
-            snippet = text[pos : pos + 20].strip()
-            raise DAGError(
-                f"cannot parse DOT near {snippet!r}; expected a digraph of 'a -> b' edges"
-            )
-        tokens.append(m.group(1))
-        pos = m.end()
-        while pos < len(text) and text[pos].isspace():
-            pos += 1
-    return tokens
-
-
-def _unquote(tok: str) -> str:
-    return tok[1:-1] if len(tok) >= 2 and tok[0] == tok[-1] == '"' else tok
-
-
-def _read_attrs(tokens: list[str], i: int) -> tuple[dict[str, str], int]:
-    """Read ``[k=v, k2, ...]`` starting at tokens[i] == '['; return attrs and next index."""
-    attrs: dict[str, str] = {}
-    i += 1
-    while i < len(tokens) and tokens[i] != "]":
-        if tokens[i] in (",", ";"):
-            i += 1
-            continue
-        key = _unquote(tokens[i])
-        if i + 2 < len(tokens) and tokens[i + 1] == "=":
-            attrs[key] = _unquote(tokens[i + 2])
-            i += 3
-        else:
-            attrs[key] = "true"
-            i += 1
-    if i >= len(tokens):
-        raise DAGError("cannot parse DOT: an attribute list '[' is not closed by ']'")
-    return attrs, i + 1
-
-
-def _parse_dot(
-    cls: type[CausalDAG],
-    dot: str,
-    *,
-    latent: Iterable[str],
-    roles: Mapping[str, str] | None,
-) -> CausalDAG:
-    if not isinstance(dot, str):
-        raise DAGError(f"DOT source must be a string, got {type(dot).__name__}")
-    tokens = _tokenize(_strip_comments(dot))
-    i = 0
-    if i < len(tokens) and tokens[i].lower() == "strict":
-        i += 1
-    if i >= len(tokens) or tokens[i].lower() != "digraph":
-        first = tokens[i] if i < len(tokens) else ""
-        raise DAGError(f"DOT source starts with {first!r}; expected 'digraph {{ a -> b; ... }}'")
-    i += 1
-    if i < len(tokens) and tokens[i] != "{":
-        i += 1  # graph name
-    if i >= len(tokens) or tokens[i] != "{" or tokens[-1] != "}":
-        raise DAGError("cannot parse DOT: expected the body of the digraph between '{' and '}'")
-    body = tokens[i + 1 : -1]
-    nodes: list[str] = []
-    edges: list[tuple[str, str]] = []
-    node_attrs: dict[str, dict[str, str]] = {}
-    j = 0
-    while j < len(body):
-        tok = body[j]
-        if tok in (";", ","):
-            j += 1
-            continue
-        if tok in ("{", "}") or tok.lower() == "subgraph":
-            raise DAGError(
-                "DOT subgraphs and '{ }' groups are not supported; write one edge per statement"
-            )
-        if tok == "--":
-            raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
-        if tok.lower() in ("graph", "node", "edge") and j + 1 < len(body) and body[j + 1] == "[":
-            _, j = _read_attrs(body, j + 1)
-            continue
-        if j + 1 < len(body) and body[j + 1] == "=":  # graph attribute, e.g. rankdir=LR
-            j += 3
-            continue
-        chain = [_check_name(_unquote(tok), "node")]
-        j += 1
-        while j < len(body) and body[j] in ("->", "--"):
-            if body[j] == "--":
-                raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
-            if j + 1 >= len(body) or body[j + 1] in ("[", "]", ";", "{", "}", "->", "--", "="):
-                raise DAGError(f"cannot parse DOT: an edge from {chain[-1]!r} has no head node")
-            chain.append(_check_name(_unquote(body[j + 1]), "node"))
-            j += 2
-        attrs: dict[str, str] = {}
-        if j < len(body) and body[j] == "[":
-            attrs, j = _read_attrs(body, j)
-        if len(chain) == 1:
-            nodes.append(chain[0])
-            node_attrs.setdefault(chain[0], {}).update(attrs)
-        else:
-            for a, b in itertools.pairwise(chain):
-                edges.append(_coerce_edge((a, b)))
-    latent_set = set(latent if not isinstance(latent, str) else [latent])
-    role_map: dict[str, str] = {}
-    within: dict[str, str] = {}
-    for n, attrs in node_attrs.items():
-        style = attrs.get("style", "").lower()
-        if attrs.get("latent", "false").lower() in ("true", "1", "yes") or "dashed" in style:
-            latent_set.add(n)
-        if "role" in attrs and attrs["role"] not in ("other", "latent"):
-            role_map[n] = attrs["role"]
-        if "constant_within" in attrs:
-            within[n] = attrs["constant_within"]
-    role_map.update(roles or {})
-    return cls.from_edges(
-        edges, latent=latent_set, nodes=nodes, roles=role_map, constant_within=within
-    )

@@ -28,7 +28,7 @@ import pandas as pd
 
 from embedcausal.data import read_table
 from embedcausal.errors import IdentificationError
-from embedcausal.identify import Identification, identify
+from embedcausal.identification import Identification, identify
 from embedcausal.prepared import PreparedData, prepare
 from embedcausal.spec import ModelSpec, load_spec
 

@@ -37,7 +37,7 @@ import xarray as xr
 from embedcausal.plan import Design
 from embedcausal.diagnostics import Diagnostics
 from embedcausal.errors import RunError
-from embedcausal.identify import Identification
+from embedcausal.identification import Identification
 from embedcausal.prepared import Predictor, PreparedData
 from embedcausal.spec import ModelSpec
 

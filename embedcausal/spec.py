@@ -293,7 +293,8 @@ class ModelSpec:
         return self.data.columns.get(node, node)
 
     def dag(self) -> CausalDAG:
-        """The causal DAG with the estimand's roles."""
+        """The causal DAG, with the estimand's treatment, mediator and outcome declared
+        (derived roles: :func:`embedcausal.identification.node_roles`)."""
         return self._dag
 
     @property

@@ -127,3 +127,21 @@ def test_identify_tests_implications_on_the_panel(capsys):
     assert ("inst_ties", "personal_ties") in pairs  # the DAG says they are independent
     # the real panel contradicts this DAG: ties and diplomatic representation go together
     assert imp["contradicted"] is True
+
+
+def test_check_and_dag_give_the_instrument_identify_finds(tmp_path, capsys):
+    # L -> Z, L -> T, T -> Y with L latent: Z is an instrument for identify, check and dag alike
+    (tmp_path / "d.csv").write_text("country,mission,z,t,y\nA,m,0,1,0\nB,m,1,0,1\nC,n,0,0,1\n")
+    model = tmp_path / "proxy.toml"
+    model.write_text(
+        'name = "proxy instrument"\n[data]\npath = "d.csv"\n'
+        '[dag]\nedges = ["l -> z", "l -> t", "t -> y"]\nlatent = ["l"]\n'
+        '[estimand]\ntreatment = "t"\noutcome = "y"\n'
+    )
+    assert run_json(capsys, "identify", str(model))["instruments"] == ["z"]
+    [report] = run_json(capsys, "check", str(model))
+    assert report["nodes"] == {"l": "latent", "t": "treatment", "y": "outcome", "z": "instrument"}
+    assert main(["check", str(model)]) == 0
+    assert "z (instrument)" in capsys.readouterr().out
+    assert main(["dag", str(model)]) == 0
+    assert 'role="instrument"' in capsys.readouterr().out

@@ -7,6 +7,8 @@ import pytest
 
 from embedcausal.dag import ROLES, CausalDAG, parse_edge
 from embedcausal.errors import DAGError, EmbedcausalError
+from embedcausal.identification import node_roles
+from embedcausal.plots import draw_dag
 
 MEDIATION = [
     "disposition -> inst_ties",
@@ -128,16 +130,37 @@ def test_unknown_node_is_named_and_nodes_listed(dag, method):
     assert "'inst_ties'" in msg and "'alliance'" in msg
 
 
-def test_with_roles_derives_confounders_and_instruments(dag):
+def test_with_roles_declares_and_node_roles_derives_confounders_and_instruments(dag):
     r = dag.with_roles(treatment="inst_ties", mediator="personal_ties", outcome="participation")
-    assert r.roles["inst_ties"] == "treatment"
-    assert r.roles["personal_ties"] == "mediator"
-    assert r.roles["participation"] == "outcome"
-    assert r.roles["alliance"] == "confounder"
-    assert r.roles["distance"] == "instrument"
-    assert r.roles["disposition"] == "latent"
+    roles = node_roles(r)
+    assert roles["inst_ties"] == "treatment"
+    assert roles["personal_ties"] == "mediator"
+    assert roles["participation"] == "outcome"
+    assert roles["alliance"] == "confounder"
+    assert roles["distance"] == "instrument"
+    assert roles["disposition"] == "latent"
     assert dag.roles["alliance"] == "other"  # the original is unchanged
-    assert r.role_nodes("confounder") == ("alliance",)
+    assert [n for n, role in roles.items() if role == "confounder"] == ["alliance"]
+    # the graph itself carries the declared roles only
+    assert r.roles == {
+        "alliance": "other",
+        "disposition": "latent",
+        "distance": "other",
+        "inst_ties": "treatment",
+        "participation": "outcome",
+        "personal_ties": "mediator",
+    }
+    assert node_roles(dag, "inst_ties", "participation", "personal_ties") == roles
+
+
+def test_derived_roles_cannot_be_declared():
+    with pytest.raises(DAGError) as err:
+        CausalDAG.from_edges(MEDIATION, roles={"alliance": "confounder"})
+    msg = str(err.value)
+    assert "'confounder'" in msg and "'alliance'" in msg and "node_roles" in msg
+    assert "\n" not in msg
+    with pytest.raises(DAGError, match="role 'treatment' given to both"):
+        CausalDAG.from_edges(MEDIATION, roles={"alliance": "treatment", "distance": "treatment"})
 
 
 def test_with_roles_rejects_latent_or_unknown(dag):
@@ -177,6 +200,10 @@ def test_dot_round_trip_keeps_everything(dag):
     assert back == r
     assert back.constant_within == {"disposition": "country"}
     assert CausalDAG.from_dot(dag.to_dot()) == dag
+    # derived roles written to DOT (what `embedcausal dag` prints) are derived again on reading
+    full = r.to_dot(roles=node_roles(r))
+    assert 'role="confounder"' in full and 'role="instrument"' in full
+    assert CausalDAG.from_dot(full) == r
 
 
 def test_from_dot_small_language():
@@ -211,6 +238,45 @@ def test_from_dot_latent_argument_and_errors():
         CausalDAG.from_dot("digraph { a -> b -> a }")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("digraph { a -> }", r"cannot parse DOT at line 1, column 13, near '-> }'"),
+        ('digraph {\n  a -> b [label="x";\n}', r"cannot parse DOT at line 2, column \d+"),
+        ("nonsense", r"line 1, column 1, near 'nonsense': the parser wanted .*'digraph'"),
+        ("digraph { a -> b } digraph { c -> d }", r"DOT source holds 2 graphs"),
+        ("digraph { subgraph s { a -> b } }", r"subgraphs and '\{ \}' groups are not supported"),
+        ("digraph { {a b} -> c }", r"subgraphs and '\{ \}' groups are not supported"),
+        ("digraph { a:p -> b }", r"bad node name 'a:p'"),
+        ('digraph { "a b" -> c }', r"bad node name 'a b'"),
+        ("digraph { a [role=cause]; a -> b }", r"unknown role 'cause' for node 'a'"),
+    ],
+    ids=[
+        "no-head",
+        "open-attributes",
+        "not-dot",
+        "two-graphs",
+        "subgraph",
+        "group",
+        "port",
+        "space",
+        "role",
+    ],
+)
+def test_from_dot_errors_are_one_line_naming_the_problem(text, message):
+    with pytest.raises(DAGError, match=message) as err:
+        CausalDAG.from_dot(text)
+    assert "\n" not in str(err.value)
+
+
+def test_from_dot_ignores_dashes_in_strings_and_comments_and_does_not_print(capsys):
+    dag = CausalDAG.from_dot('digraph { a [label="x -- y"]; a -> b; # c -- d\n } // e -- f')
+    assert dag.edges == (("a", "b"),)
+    with pytest.raises(DAGError):
+        CausalDAG.from_dot("digraph { a -> }")
+    assert capsys.readouterr().out == ""  # pydot's own reader prints parse errors
+
+
 def test_gml_is_what_networkx_and_dowhy_read(dag):
     g = nx.parse_gml(dag.to_gml())
     assert sorted(g.edges) == list(dag.edges)
@@ -222,8 +288,8 @@ def test_gml_is_what_networkx_and_dowhy_read(dag):
 # -- drawing ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("suffix", [".png", ".svg"])
 def test_draw_writes_a_non_empty_file(dag, tmp_path, suffix):
-    out = dag.with_roles(treatment="inst_ties", outcome="participation").draw(
-        tmp_path / f"g{suffix}"
+    out = draw_dag(
+        dag.with_roles(treatment="inst_ties", outcome="participation"), tmp_path / f"g{suffix}"
     )
     assert out == tmp_path / f"g{suffix}"
     data = out.read_bytes()
@@ -237,7 +303,7 @@ def test_draw_writes_a_non_empty_file(dag, tmp_path, suffix):
 
 def test_draw_unknown_suffix(dag, tmp_path):
     with pytest.raises(DAGError, match=r"unknown suffix '\.pdf'; expected \.svg or \.png"):
-        dag.draw(tmp_path / "g.pdf")
+        draw_dag(dag, tmp_path / "g.pdf")
     assert not list(tmp_path.iterdir())
 
 
@@ -252,13 +318,13 @@ def _fake_dot(tmp_path, body: str):
 def test_draw_uses_graphviz_when_on_path(dag, tmp_path, monkeypatch):
     # a stand-in `dot` that writes its input (the DOT source) to the -o file
     fake = _fake_dot(tmp_path, 'cat > "$3"\n')
-    monkeypatch.setattr("embedcausal.dag.shutil.which", lambda name: fake)
-    out = dag.draw(tmp_path / "g.svg")
+    monkeypatch.setattr("embedcausal.plots.dag.shutil.which", lambda name: fake)
+    out = draw_dag(dag, tmp_path / "g.svg")
     assert out.read_text() == dag.to_dot()
 
 
 def test_draw_falls_back_to_matplotlib_when_graphviz_fails(dag, tmp_path, monkeypatch):
     fake = _fake_dot(tmp_path, "exit 3\n")
-    monkeypatch.setattr("embedcausal.dag.shutil.which", lambda name: fake)
-    assert dag.draw(tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
+    monkeypatch.setattr("embedcausal.plots.dag.shutil.which", lambda name: fake)
+    assert draw_dag(dag, tmp_path / "g.png").read_bytes().startswith(b"\x89PNG")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "g.png"]

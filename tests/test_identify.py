@@ -16,12 +16,13 @@ from hypothesis import strategies as st
 
 from embedcausal.dag import CausalDAG
 from embedcausal.errors import DAGError, DataError, EmbedcausalError
-from embedcausal.identify import (
+from embedcausal.identification import (
     Independence,
     contradicted,
     identify,
     implied_independences,
     is_backdoor_set,
+    node_roles,
     test_implications,
 )
 
@@ -280,6 +281,54 @@ def test_deterministic():
     assert identify(dag, T, Y, "nde", mediator=M).to_dict() == first
 
 
+# -- node roles -----------------------------------------------------------------------------------
+#: Z shares a latent cause with T and does not cause T: identification's instrument test accepts
+#: it (relevant through L, excluded from Y once T's outgoing edges are cut)
+PROXY_INSTRUMENT = ["l -> z", "l -> t", "t -> y"]
+
+
+def test_instrument_role_is_identifications_instrument():
+    dag = CausalDAG.from_edges(PROXY_INSTRUMENT, latent=["l"])
+    assert identify(dag, "t", "y").instruments == ("z",)
+    assert node_roles(dag, "t", "y") == {
+        "l": "latent",
+        "t": "treatment",
+        "y": "outcome",
+        "z": "instrument",
+    }
+    declared = dag.with_roles(treatment="t", outcome="y")
+    assert node_roles(declared) == node_roles(dag, "t", "y")
+    assert 'z [style="filled", fillcolor="#cdb4db", role="instrument"]' in declared.to_dot(
+        roles=node_roles(declared)
+    )
+
+
+def test_node_roles_without_a_treatment_are_the_declared_ones():
+    dag = CausalDAG.from_edges(PROXY_INSTRUMENT, latent=["l"])
+    assert node_roles(dag) == dag.roles == {"l": "latent", "t": "other", "y": "other", "z": "other"}
+    with pytest.raises(DAGError, match="latent"):
+        node_roles(dag, "l", "y")
+
+
+@st.composite
+def random_latent_dags(draw):
+    dag, t, y = draw(random_dags())
+    others = [n for n in dag.nodes if n not in (t, y)]
+    latent = draw(st.lists(st.sampled_from(others), unique=True)) if others else []
+    return CausalDAG.from_edges(dag.edges, nodes=dag.nodes, latent=latent), t, y
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_latent_dags())
+def test_instrument_role_always_agrees_with_identify(case):
+    dag, t, y = case
+    roles = node_roles(dag, t, y)
+    instruments = tuple(n for n, r in roles.items() if r == "instrument")
+    assert instruments == identify(dag, t, y).instruments
+    for n in (n for n, r in roles.items() if r == "confounder"):
+        assert n in dag.ancestors(t) and n in dag.observed
+
+
 # -- testable implications ------------------------------------------------------------------------
 def test_chain_fork_collider_implications():
     assert implied_independences(CausalDAG.from_edges(["a -> b", "b -> c"])) == [
@@ -337,6 +386,33 @@ def test_implications_rejected_in_data_from_another_dag():
     assert contradicted(table) and table.attrs["contradicted"] is True
 
 
+def _fisher_z(frame: pd.DataFrame, x: str, y: str, given: list[str]) -> float:
+    """Fisher's z of the partial correlation, by plain least squares (the reference)."""
+    d = np.column_stack([np.ones(len(frame)), frame[given].to_numpy()])
+    rx = frame[x] - d @ np.linalg.lstsq(d, frame[x], rcond=None)[0]
+    ry = frame[y] - d @ np.linalg.lstsq(d, frame[y], rcond=None)[0]
+    r = rx @ ry / np.sqrt((rx @ rx) * (ry @ ry))
+    return float(np.arctanh(r) * np.sqrt(len(frame) - len(given) - 3))
+
+
+@pytest.mark.parametrize("break_it", [False, True], ids=["holds", "broken"])
+def test_partial_correlation_matches_least_squares(break_it):
+    data = _chain_data(500, break_it=break_it, seed=4)
+    table = test_implications(CHAIN, data)
+    row = table[(table["x"] == "a") & (table["y"] == "c")].iloc[0]
+    assert row["test"] == "partial correlation" and row["given"] == "b"
+    assert row["statistic"] == pytest.approx(_fisher_z(data, "a", "c", ["b"]), rel=1e-10)
+    assert row["df"] == 500 - 1 - 3
+
+
+def test_fully_explained_column_is_not_tested():
+    # a constant column has only rounding error left after the intercept: no test, no verdict
+    data = _chain_data(200, break_it=False).assign(a=1.0)
+    table = test_implications(CHAIN, data)
+    row = table[(table["x"] == "a") & (table["y"] == "c")].iloc[0]
+    assert np.isnan(row["statistic"]) and np.isnan(row["p_value"]) and not row["rejected"]
+
+
 def test_implications_missing_columns_named():
     with pytest.raises(DataError, match=r"'c', 'd'"):
         test_implications(CHAIN, _chain_data(50, break_it=False)[["a", "b"]])
@@ -391,3 +467,13 @@ def test_documentation_example_runs(capsys):
     for block in blocks:
         exec(compile(block, "docs/identification.md", "exec"), {})
     assert "contradicted: False" in capsys.readouterr().out
+
+
+def test_lazy_identify_is_the_function_not_a_module():
+    # a submodule named like the verb would replace embedcausal.identify once imported
+    import embedcausal
+    import embedcausal.identification as identification
+
+    assert embedcausal.identify is identification.identify
+    assert callable(embedcausal.identify)
+    assert set(identification.__all__) >= {"identify", "Identification", "test_implications"}

@@ -379,17 +379,15 @@ def confounding_sweep(
 
 
 def _write_outputs(res: ConfoundingResult, out: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     out.mkdir(parents=True, exist_ok=True)
     atomic_write(out / "confounder.csv", lambda p: res.table.to_csv(p, index=False))
     atomic_write(out / "confounder_benchmarks.csv", lambda p: res.benchmarks.to_csv(p, index=False))
-    ax = res.contour()
+    # a Figure outside pyplot: no backend switch, nothing to close
+    fig = Figure(figsize=(6, 5))
+    res.contour(ax=fig.add_subplot())
     atomic_write(
         out / "confounder_contour.png",
-        lambda p: ax.figure.savefig(p, dpi=120, bbox_inches="tight", format="png"),
+        lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"),
     )
-    plt.close(ax.figure)

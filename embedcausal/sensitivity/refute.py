@@ -39,7 +39,7 @@ import pandas as pd
 from embedcausal.data import load_data, resolve_contrast, validate
 from embedcausal.errors import DataError, EmbedcausalError
 from embedcausal.fit import adjustment_for, identification_for
-from embedcausal.identify import quiet_dowhy
+from embedcausal.identification.dowhy_adapter import quiet_dowhy
 from embedcausal.spec import ModelSpec, RefuterSettings
 
 METHODS: tuple[str, ...] = ("placebo_treatment", "random_common_cause", "data_subset")
@@ -192,7 +192,7 @@ def _total_identification(spec: ModelSpec):
     ident = identification_for(spec)
     total = ident.get("total")
     if total is None:
-        from embedcausal.identify import identify
+        from embedcausal.identification import identify
 
         total = identify(spec, estimand="ate")
     return ident, total

@@ -192,10 +192,7 @@ def _dumps(obj: Any) -> str:
 
 
 def _ovb(spec: ModelSpec, out: Path):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure
 
     from embedcausal.data import load_data, validate
     from embedcausal.sensitivity.ovb import ovb
@@ -217,12 +214,13 @@ def _ovb(spec: ModelSpec, out: Path):
         alpha=settings.alpha,
     )
     atomic_write(out / "ovb.json", lambda p: Path(p).write_text(_dumps(res.to_dict())))
-    ax = res.contour()
+    # a Figure outside pyplot: no backend switch, nothing to close
+    fig = Figure(figsize=(6, 5))
+    res.contour(ax=fig.add_subplot())
     atomic_write(
         out / "ovb_contour.png",
-        lambda p: ax.figure.savefig(p, dpi=120, bbox_inches="tight", format="png"),
+        lambda p: fig.savefig(p, dpi=120, bbox_inches="tight", format="png"),
     )
-    plt.close(ax.figure)
     return res
 
 
