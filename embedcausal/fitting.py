@@ -299,6 +299,28 @@ def _with_names(ds: xr.Dataset, design: Design) -> xr.Dataset:
     return ds.assign_coords(extra) if extra else ds
 
 
+def data_groups(model, design: Design) -> tuple[xr.Dataset, xr.Dataset]:
+    """``(constant_data, observed_data)``: every ``pm.Data`` of the model and the observations.
+
+    Named and dimensioned as in the model, so ``pm.sample_posterior_predictive(run.idata,
+    model=run.model)`` (or on ``pm.do(run.model, ...)``) finds the data unchanged.
+    """
+    from pymc.backends.arviz import find_constants, find_observations
+
+    dims = model.named_vars_to_dims
+    coords = {k: np.asarray(v) for k, v in model.coords.items() if v is not None}
+
+    def dataset(values: dict) -> xr.Dataset:
+        ds = xr.Dataset(
+            {k: (dims.get(k) or (), np.asarray(v)) for k, v in values.items()},
+        )
+        used = {d for v in ds.data_vars for d in ds[v].dims}
+        ds = ds.assign_coords({k: v for k, v in coords.items() if k in used})
+        return _with_names(ds, design)
+
+    return dataset(find_constants(model)), dataset(find_observations(model))
+
+
 def log_likelihood(idata: xr.DataTree, design: Design, *, dtype=np.float32) -> xr.Dataset | None:
     """The outcome's pointwise log-likelihood (dims chain, draw, obs), or None when too large.
 
@@ -438,12 +460,12 @@ def fit(
         ll = log_likelihood(idata, plan)
     if ll is not None:
         idata["log_likelihood"] = xr.DataTree(ll)
-    const, observed = plan.data.to_datasets()
-    idata["observed_data"] = xr.DataTree(observed)
-    idata["constant_data"] = xr.DataTree(const)
     with timer.phase("diagnostics"):
         diag = diagnose(idata)
     run = Run(design=plan, idata=idata, diagnostics=diag, versions=package_versions())
+    const, observed = data_groups(run.model, plan)
+    idata["observed_data"] = xr.DataTree(observed)
+    idata["constant_data"] = xr.DataTree(const)
     if compute_effects:
         with timer.phase("effects"):
             run.compute_effects()

@@ -283,7 +283,7 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
     names = [q.name for q in plan.predictors]
     model.add_coord(f"{p}_term", names)
     cols = _columns(design, plan, nodes)
-    alpha = priors["intercept"].to_pymc(f"{p}_alpha")
+    alpha = priors["intercept"].to_pymc(f"{p}_b0")
     betas: dict[str, object] = {}
     split = len(plan.row) != len(names)
     if plan.row:

@@ -14,8 +14,8 @@ keeps, for the rows used:
   the ``obs`` labels (``country|mission`` from ``data.key``);
 * the treatment contrast in data units and a hash of the data.
 
-Everything is plain numpy/pandas, so a :class:`PreparedData` pickles and can be rebuilt from a
-saved run's ``constant_data``/``observed_data`` groups (:meth:`PreparedData.from_datasets`).
+Everything is plain numpy/pandas, so a :class:`PreparedData` pickles; a saved run rebuilds it
+from its ``constant_data``/``observed_data`` groups (:func:`embedcausal.runs.load_run`).
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
 
 from embedcausal.data import load_data, resolve_contrast, used_nodes, validate
 from embedcausal.errors import DataError
@@ -157,28 +156,6 @@ class PreparedData:
         if not preds:
             return np.zeros((self.n_obs, 0))
         return np.column_stack([self.column(p) for p in preds])
-
-    # -- saving inside a run ---------------------------------------------------------------
-    def to_datasets(self) -> tuple[xr.Dataset, xr.Dataset]:
-        """``(constant_data, observed_data)`` for a run's DataTree (dims ``obs`` + groupings)."""
-        const: dict[str, Any] = {}
-        for node, v in self.values.items():
-            if node != self.mediator:
-                const[node] = ("obs", v)
-        for node, gm in self.group_means.items():
-            const[f"{node}__group_mean"] = ("obs", gm)
-        for g, codes in self.group_codes.items():
-            const[f"{g}__code"] = ("obs", codes)
-        coords: dict[str, Any] = {k: v for k, v in self.coords.items()}
-        for g, names in self.group_names.items():
-            coords[f"{g}_name"] = (g, names)
-        observed = {self.outcome: ("obs", self.y)}
-        if self.mediator:
-            observed[self.mediator] = ("obs", self.values[self.mediator])
-        return (
-            xr.Dataset(const, coords=coords),
-            xr.Dataset(observed, coords={"obs": self.coords["obs"]}),
-        )
 
 
 def _standardise(x: np.ndarray, *, scale_binary: bool = False) -> tuple[float, float]:

@@ -133,7 +133,11 @@ class Run:
         """Compute the effects, store their draws in ``idata["effects"]``, return the table."""
         from embedcausal.effects import effects_table, gcomp
 
-        ds = gcomp(self.idata, self.design)
+        from embedcausal.effects import Counterfactual
+
+        ds = gcomp(
+            self.idata, self.design, counterfactual=Counterfactual.compile(self.design, self.model)
+        )
         self.idata["effects"] = xr.DataTree(ds)
         self.effects = effects_table(ds, hdi_prob=hdi_prob, reliable=self.diagnostics.ok)
         return self.effects
@@ -193,6 +197,9 @@ class Run:
             "spec": spec.raw,
             "spec_source": spec.source,
             "spec_base_dir": str(spec.base_dir),
+            "data_hash": d.data_hash,
+            "n_obs": d.n_obs,
+            "contrast": list(d.contrast),
             "design": {
                 "source": self.design.source,
                 "treatment": d.treatment,

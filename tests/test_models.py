@@ -4,19 +4,32 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import arviz as az
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
 import xarray as xr
+from _reference import numpy_eta, prior_posterior, stacked
 
-from embedcausal.data import prepare
-from embedcausal.effects import effects_table, gcomp, stacked_posterior
-from embedcausal.models import build_model, eta_draws, structure
+from embedcausal.effects import Counterfactual, effects_table, gcomp
+from embedcausal.errors import EmbedcausalError
+from embedcausal.models import build_model, linear_predictor, plan_part, vectorized_function
+from embedcausal.plan import design
 from embedcausal.spec import load_spec
 
 HERE = Path(__file__).parent / "model_files"
+
+VARIANTS = [
+    {},
+    {"model": {"within_between": ["inst_ties", "personal_ties"]}},
+    {"model": {"varying_slopes": {"inst_ties": "region"}}},
+    {"model": {"mediator_family": "bernoulli"}},
+    {"model": {"mediator_family": "negbinomial"}},
+    {"model": {"mediator_centered": True}},
+    {"model": {"parameterization": "centered"}},
+    {"model": {"parameterization": "noncentered"}},
+    {"model": {"parameterization": {"country": "centered", "region": "noncentered"}}},
+]
 
 
 @pytest.fixture
@@ -24,42 +37,56 @@ def frame():
     return pd.read_csv(HERE / "tiny.csv")
 
 
-def prior_tree(model: pm.Model, draws: int = 8) -> xr.DataTree:
-    names = [v.name for v in model.free_RVs] + [d.name for d in model.deterministics]
-    prior = pm.sample_prior_predictive(draws=draws, model=model, var_names=names, random_seed=3)
-    return xr.DataTree.from_dict({"posterior": prior["prior"].to_dataset()})
-
-
-@pytest.mark.parametrize(
-    "changes",
-    [
-        {},
-        {"model": {"within_between": ["inst_ties", "personal_ties"]}},
-        {"model": {"varying_slopes": {"inst_ties": "region"}}},
-        {"model": {"mediator_family": "bernoulli"}},
-        {"model": {"mediator_centered": True}},
-    ],
-)
-def test_numpy_eta_matches_pytensor_graph(frame, changes):
-    spec = load_spec(HERE / "valid.toml")
-    if changes.get("model", {}).get("mediator_family") == "bernoulli":
+def variant(frame: pd.DataFrame, changes: dict):
+    fam = changes.get("model", {}).get("mediator_family")
+    if fam == "bernoulli":
         frame["personal_ties"] = (frame["personal_ties"] > 0).astype(int)
-    spec = spec.replace(**changes)
-    p = prepare(spec, frame, adjustment=["threat"])
-    model = build_model(spec, p, store_eta=True)
-    tree = prior_tree(model)
-    post = stacked_posterior(tree)
-    st = structure(spec, p)
-    for prefix, X in (("y", p.X_y), ("m", p.X_m)):
-        mine = eta_draws(post, p, prefix, X, st)
-        theirs = post[f"{prefix}_eta"].transpose("sample", "obs").values
-        np.testing.assert_allclose(mine, theirs, rtol=1e-9, atol=1e-9)
+    if fam == "negbinomial":
+        frame["personal_ties"] = np.round(np.exp(frame["personal_ties"])).astype(int)
+    spec = load_spec(HERE / "valid.toml").replace(**changes)
+    return design(spec, frame)
+
+
+@pytest.mark.parametrize("changes", VARIANTS)
+def test_numpy_eta_matches_pytensor_graph(frame, changes):
+    d = variant(frame, changes)
+    for part, prefix in (("outcome", "y"), ("mediator", "m")):
+        model = build_model(d, parts=(part,))
+        tree = prior_posterior(model)
+        post = stacked(tree)
+        names, fn = vectorized_function(model, [linear_predictor(model, prefix)])
+        (graph,) = fn(*(post[n].values for n in names))
+        np.testing.assert_allclose(graph, numpy_eta(post, d, prefix), rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("changes", VARIANTS[:5])
+def test_counterfactual_matches_numpy_at_the_contrast(frame, changes):
+    d = variant(frame, changes)
+    model = build_model(d)
+    post = stacked(prior_posterior(model))
+    cf = Counterfactual.compile(d, model)
+    a0, da, g0, g1, m0, dm = cf.eta({k: post[k].values for k in cf.inputs})
+    t0, t1 = d.contrast
+    T0, T1 = np.full(d.n_obs, t0), np.full(d.n_obs, t1)
+    zero = np.zeros(d.n_obs) if d.data.mediator_family not in ("poisson", "negbinomial") else None
+    base = {"inst_ties": T0, "personal_ties": zero if zero is not None else np.zeros(d.n_obs)}
+    # g = 0 in transformed units: log1p(M) = 0 <=> M = 0 for counts, M = 0 otherwise
+    ref_a0 = numpy_eta(post, d, "y", base)
+    ref_a1 = numpy_eta(post, d, "y", {**base, "inst_ties": T1})
+    one = np.full(d.n_obs, np.e - 1 if zero is None else 1.0)
+    ref_g0 = numpy_eta(post, d, "y", {**base, "personal_ties": one}) - ref_a0
+    ref_g1 = numpy_eta(post, d, "y", {"inst_ties": T1, "personal_ties": one}) - ref_a1
+    np.testing.assert_allclose(a0, ref_a0, atol=1e-9)
+    np.testing.assert_allclose(a0 + da, ref_a1, atol=1e-9)
+    np.testing.assert_allclose(g0, ref_g0, atol=1e-9)
+    np.testing.assert_allclose(g1, ref_g1, atol=1e-9)
+    np.testing.assert_allclose(m0, numpy_eta(post, d, "m", {"inst_ties": T0}), atol=1e-9)
+    np.testing.assert_allclose(m0 + dm, numpy_eta(post, d, "m", {"inst_ties": T1}), atol=1e-9)
 
 
 def test_model_has_named_dims(frame):
-    spec = load_spec(HERE / "valid.toml")
-    p = prepare(spec, frame, adjustment=["threat"])
-    model = build_model(spec, p)
+    d = variant(frame, {"model": {"parameterization": "noncentered"}})
+    model = build_model(d)
     assert model.named_vars_to_dims["y_z_country"] == ("country",)
     assert model.named_vars_to_dims["y_beta"] == ("y_term",)
     assert list(model.coords["y_term"]) == ["inst_ties", "personal_ties", "threat"]
@@ -67,60 +94,68 @@ def test_model_has_named_dims(frame):
     assert {"y_sigma_region", "y_sigma_country", "m_sigma_mission", "m_sigma"} <= set(
         model.named_vars
     )
+    # every DAG node is a named pm.Data in data units (the mediator: the observed variable)
+    np.testing.assert_array_equal(model["inst_ties"].get_value(), frame["inst_ties"])
+    assert model["personal_ties"] in model.observed_RVs
+    assert list(model.coords["obs"])[:2] == ["0", "1"]
 
 
-def fake_posterior(p, rng, *, beta_y, beta_m, m_sigma=0.8, chains=2, draws=5):
-    """A posterior with fixed coefficients and random varying intercepts."""
-    shape = (chains, draws)
-    post = {
-        "y_intercept": rng.normal(-0.5, 0.1, shape),
-        "y_beta": np.broadcast_to(np.asarray(beta_y, float), (*shape, len(beta_y))).copy(),
-        "m_intercept": rng.normal(0, 0.1, shape),
-        "m_beta": np.broadcast_to(np.asarray(beta_m, float), (*shape, len(beta_m))).copy(),
-        "m_sigma": np.full(shape, m_sigma),
-    }
-    dims = {"y_beta": ["y_term"], "m_beta": ["m_term"]}
-    for prefix in ("y", "m"):
-        for g in ("mission", "region", "country"):
-            post[f"{prefix}_sigma_{g}"] = np.full(shape, 0.5)
-            post[f"{prefix}_z_{g}"] = rng.normal(size=(*shape, len(p.coords[g])))
-            dims[f"{prefix}_z_{g}"] = [g]
-    coords = {g: p.coords[g] for g in ("mission", "region", "country")}
-    coords["y_term"] = [x.name for x in p.y_predictors]
-    coords["m_term"] = [x.name for x in p.m_predictors]
-    return az.from_dict({"posterior": post}, dims=dims, coords=coords)
+def test_plan_centres_informative_groupings_and_moves_group_level_terms(frame):
+    d = variant(frame, {"model": {"within_between": ["inst_ties", "personal_ties"]}})
+    plan = plan_part(d, "outcome")
+    country = next(g for g in plan.groups if g.name == "country")
+    if country.centered:
+        # the between parts are constant within country: they belong to its mean
+        assert {"inst_ties[between]", "personal_ties[between]"} <= set(country.predictors)
+    assert "inst_ties[within]" in plan.row
+    forced = variant(frame, {"model": {"parameterization": "centered"}})
+    assert all(g.centered for g in plan_part(forced, "outcome").groups)
+    assert sum(g.intercept for g in plan_part(forced, "outcome").groups) == 1
 
 
-def brute_force(tree, p, n_mc=4000, seed=0):
-    """Monte Carlo NDE/NIE from first principles, one draw at a time, with loops over rows."""
-    post = stacked_posterior(tree)
+def with_values(model, tree: xr.DataTree, **values) -> xr.DataTree:
+    """Set free variables (name -> function of the old array) and recompute deterministics."""
+    post = tree["posterior"].to_dataset()
+    for name, fn in values.items():
+        post[name] = post[name].copy(data=fn(post[name].values.copy()))
+    free = post[[v.name for v in model.free_RVs]]
+    dets = pm.compute_deterministics(free, model=model, progressbar=False)
+    return xr.DataTree.from_dict({"posterior": xr.merge([free, dets])})
+
+
+def set_term(names, term, value):
+    j = list(names).index(term)
+
+    def fn(a):
+        a[..., j] = value
+        return a
+
+    return fn
+
+
+def brute_force(tree, d, n_mc=3000, seed=0):
+    """Monte Carlo NDE/NIE from first principles: draw the mediator's noise, average P(Y)."""
+    post = stacked(tree)
     rng = np.random.default_rng(seed)
-    t0, t1 = p.contrast
-    yp, mp = p.y_predictors, p.m_predictors
-    mcenter, mscale = p.m.mean(), p.m.std()
+    t0, t1 = d.contrast
+    mc, ms = d.data.m.mean(), d.data.m.std()
     out = []
     for s in range(post.sizes["sample"]):
-        d = post.isel(sample=s)
+        one = post.isel(sample=[s])
 
-        def re(prefix, i, d=d):
-            return sum(
-                float(d[f"{prefix}_sigma_{g}"]) * float(d[f"{prefix}_z_{g}"][p.group_codes[g][i]])
-                for g in ("mission", "region", "country")
-            )
-
-        def e(t_y, t_m, d=d):
-            acc = 0.0
-            for i in range(p.n_obs):
-                xm = p.X_m[i].copy()
-                xm[0] = (t_m - mp[0].center) / mp[0].scale
-                mu = float(d["m_intercept"]) + xm @ d["m_beta"].values + re("m", i)
-                m_raw = mcenter + mscale * (mu + float(d["m_sigma"]) * rng.normal(size=n_mc))
-                xy = np.tile(p.X_y[i], (n_mc, 1))
-                xy[:, 0] = (t_y - yp[0].center) / yp[0].scale
-                xy[:, 1] = (m_raw - yp[1].center) / yp[1].scale
-                eta = float(d["y_intercept"]) + xy @ d["y_beta"].values + re("y", i)
-                acc += np.mean(1 / (1 + np.exp(-eta)))
-            return acc / p.n_obs
+        def e(t_y, t_m, one=one):
+            eta_m = numpy_eta(one, d, "m", {"inst_ties": np.full(d.n_obs, t_m)})[0]
+            sigma = float(one["m_sigma"].values[0])
+            acc = np.zeros(d.n_obs)
+            for _ in range(n_mc // 100):
+                eps = rng.normal(size=(100, d.n_obs))
+                m = mc + ms * (eta_m + sigma * eps)
+                for row in m:
+                    eta = numpy_eta(
+                        one, d, "y", {"inst_ties": np.full(d.n_obs, t_y), "personal_ties": row}
+                    )[0]
+                    acc += 1 / (1 + np.exp(-eta))
+            return float(np.mean(acc / (n_mc // 100 * 100)))
 
         e00, e10, e11 = e(t0, t0), e(t1, t0), e(t1, t1)
         out.append((e11 - e00, e10 - e00, e11 - e10))
@@ -128,35 +163,42 @@ def brute_force(tree, p, n_mc=4000, seed=0):
 
 
 def test_gcomp_matches_brute_force_monte_carlo(frame):
-    spec = load_spec(HERE / "valid.toml")
-    p = prepare(spec, frame, adjustment=["threat"])
-    rng = np.random.default_rng(1)
-    tree = fake_posterior(p, rng, beta_y=[0.6, 0.9, 0.2], beta_m=[0.8, 0.1], chains=1, draws=3)
-    ds = gcomp(tree, p)
-    bf = brute_force(tree, p)
+    d = variant(frame, {})
+    model = build_model(d)
+    tree = prior_posterior(model, draws=3, seed=1)
+    ds = gcomp(tree, d)
+    bf = brute_force(tree, d)
     mine = np.column_stack([ds[k].values.ravel() for k in ("total", "nde", "nie")])
     np.testing.assert_allclose(mine, bf, atol=4e-3)
 
 
 def test_gcomp_decomposition_and_zeros(frame):
-    spec = load_spec(HERE / "valid.toml")
-    p = prepare(spec, frame, adjustment=["threat"])
-    rng = np.random.default_rng(2)
-    ds = gcomp(fake_posterior(p, rng, beta_y=[0.5, 0.7, 0.0], beta_m=[0.9, 0.0]), p)
+    d = variant(frame, {"model": {"parameterization": "noncentered"}})
+    model = build_model(d)
+    tree = prior_posterior(model, draws=5, seed=2)
+    terms = list(model.coords["y_term"])
+    ds = gcomp(tree, d)
     np.testing.assert_allclose(ds["total"], ds["nde"] + ds["nie"], atol=1e-12)
     assert ds["total"].dims == ("chain", "draw")
-    no_mediation = gcomp(fake_posterior(p, rng, beta_y=[0.5, 0.0, 0.0], beta_m=[0.9, 0.0]), p)
-    np.testing.assert_allclose(no_mediation["nie"], 0, atol=1e-12)
-    no_direct = gcomp(fake_posterior(p, rng, beta_y=[0.0, 0.7, 0.0], beta_m=[0.9, 0.0]), p)
-    np.testing.assert_allclose(no_direct["nde"], 0, atol=1e-12)
-    assert (no_direct["nie"] > 0).all()
+    no_mediation = with_values(model, tree, y_beta=set_term(terms, "personal_ties", 0.0))
+    np.testing.assert_allclose(gcomp(no_mediation, d)["nie"], 0, atol=1e-12)
+    no_direct = with_values(
+        model,
+        tree,
+        y_beta=lambda b: set_term(terms, "personal_ties", 0.7)(
+            set_term(terms, "inst_ties", 0.0)(b)
+        ),
+        m_beta=lambda b: np.where(np.arange(b.shape[-1]) == 0, 0.9, b),
+    )
+    res = gcomp(no_direct, d)
+    np.testing.assert_allclose(res["nde"], 0, atol=1e-12)
+    assert (res["nie"] > 0).all()
 
 
 def test_effects_table_columns_and_hdi(frame):
-    spec = load_spec(HERE / "valid.toml")
-    p = prepare(spec, frame, adjustment=["threat"])
-    rng = np.random.default_rng(3)
-    ds = gcomp(fake_posterior(p, rng, beta_y=[0.5, 0.7, 0.0], beta_m=[0.9, 0.0], draws=50), p)
+    d = variant(frame, {})
+    tree = prior_posterior(build_model(d), draws=50, seed=3)
+    ds = gcomp(tree, d)
     table = effects_table(ds, hdi_prob=0.8)
     assert list(table["effect"]) == ["total", "nde", "nie", "prop_mediated", "p_nie_gt_nde"]
     assert {"mean", "sd", "hdi_low", "hdi_high", "hdi_prob", "reliable"} <= set(table.columns)
@@ -167,10 +209,9 @@ def test_effects_table_columns_and_hdi(frame):
 
 
 def test_confounder_needs_the_within_group_column(frame):
-    from embedcausal.errors import EmbedcausalError
-
     spec = load_spec(HERE / "valid.toml").replace(model={"within_group": "nation"})
-    p = prepare(spec, frame, adjustment=["threat"])
+    d = design(spec, frame)
     with pytest.raises(EmbedcausalError, match=r"model.within_group 'nation' is not a data column"):
-        build_model(spec, p, confounder=True)
-    assert build_model(load_spec(HERE / "valid.toml"), p, confounder=True)["U"].ndim == 1
+        build_model(d, confounder=True)
+    ok = design(load_spec(HERE / "valid.toml"), frame)
+    assert build_model(ok, confounder=True)["U"].ndim == 1

@@ -10,7 +10,7 @@ from __future__ import annotations
 from _specs import sim_spec
 
 from embedcausal.effects import effects_table
-from embedcausal.fit import fit
+from embedcausal.fitting import fit
 from embedcausal.simulation import simulate
 
 SIZE = {"n_countries": 60, "n_missions": 20}
