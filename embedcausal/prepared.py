@@ -150,6 +150,16 @@ class PreparedData:
             return (self.group_means[p.node] - p.center) / p.scale
         return (x - p.center) / p.scale
 
+    @property
+    def X_y(self) -> np.ndarray:
+        """The outcome's standardised design matrix (rows x ``y_predictors``)."""
+        return self.design_matrix("y")
+
+    @property
+    def X_m(self) -> np.ndarray:
+        """The mediator's standardised design matrix (rows x ``m_predictors``)."""
+        return self.design_matrix("m")
+
     def design_matrix(self, part: str) -> np.ndarray:
         """Standardised design (rows x predictors) of ``part`` (``"y"`` or ``"m"``)."""
         preds = self.y_predictors if part == "y" else self.m_predictors

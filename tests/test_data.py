@@ -8,7 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from embedcausal.data import prepare, validate
+from embedcausal.data import validate
+from embedcausal.prepared import prepare
 from embedcausal.errors import DataError
 from embedcausal.spec import load_spec
 
