@@ -445,21 +445,23 @@ def _cell(value: Any, fmt: str) -> str:
 
 
 def format_table(rows: Sequence[dict[str, Any]], columns: Sequence[tuple[str, str, str]]) -> str:
-    """A Markdown table; ``columns`` are ``(header, key, format spec)``."""
+    """A Markdown table; ``columns`` are ``(header, key, format spec)``.
+
+    Columns without a format spec (text) are left-aligned, numbers right-aligned.
+    """
     head = [h for h, _, _ in columns]
+    left = [not f for _, _, f in columns]
     body = [[_cell(r.get(k), f) for _, k, f in columns] for r in rows]
-    widths = [
-        max(len(h), *(len(b[i]) for b in body)) if body else len(h) for i, h in enumerate(head)
-    ]
+    widths = [max([len(h), *(len(b[i]) for b in body)]) for i, h in enumerate(head)]
 
     def line(cells: Sequence[str]) -> str:
-        out = []
-        for i, c in enumerate(cells):
-            out.append(c.ljust(widths[i]) if i == 0 else c.rjust(widths[i]))
-        return "| " + " | ".join(out) + " |"
+        cols = zip(cells, widths, left, strict=True)
+        padded = [c.ljust(w) if lft else c.rjust(w) for c, w, lft in cols]
+        return "| " + " | ".join(padded) + " |"
 
-    sep = "|" + "|".join("-" * (w + 1) + (":" if i else "-") for i, w in enumerate(widths)) + "|"
-    return "\n".join([line(head), sep, *(line(b) for b in body)])
+    rule = [("-" if lft else ":").rjust(w + 2, "-") for w, lft in zip(widths, left, strict=True)]
+    sep = "|" + "|".join(rule)
+    return "\n".join([line(head), sep + "|", *(line(b) for b in body)])
 
 
 def write_json(path: Path, payload: Any) -> None:
