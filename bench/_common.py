@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import os
 import platform
+import signal
 import statistics
 import subprocess
 import sys
@@ -278,6 +279,7 @@ class ProcessStats:
     max_processes: int
     interval_s: float
     timed_out: bool = False
+    over_memory: bool = False
 
     @property
     def peak_gb(self) -> float:
@@ -303,11 +305,13 @@ def run_worker(
     env: dict[str, str] | None = None,
     interval_s: float = 0.05,
     timeout_s: float | None = None,
+    max_rss_gb: float | None = None,
 ) -> ProcessStats:
     """Run ``argv`` in a new session, sampling its process tree's memory until it exits.
 
-    stdout and stderr go to ``log``. A run past ``timeout_s`` is killed (its whole process
-    group, which this function created) and reported with ``timed_out``.
+    stdout and stderr go to ``log``. A run past ``timeout_s``, or whose tree's summed RSS
+    passes ``max_rss_gb``, is killed (its whole process group, which this function created)
+    and reported with ``timed_out`` / ``over_memory``.
     """
     import psutil
 
@@ -319,7 +323,7 @@ def run_worker(
     peak_rss = peak_pss = 0
     max_procs = 1
     start = time.perf_counter()
-    timed_out = False
+    timed_out = over_memory = False
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid == proc.pid:
@@ -338,9 +342,10 @@ def run_worker(
             pss += getattr(mi, "pss", mi.rss)
         peak_rss, peak_pss = max(peak_rss, rss), max(peak_pss, pss)
         max_procs = max(max_procs, len(procs))
-        if timeout_s is not None and time.perf_counter() - start > timeout_s:
-            timed_out = True
-            os.killpg(proc.pid, 9)
+        timed_out = timeout_s is not None and time.perf_counter() - start > timeout_s
+        over_memory = max_rss_gb is not None and rss > max_rss_gb * GB
+        if timed_out or over_memory:
+            os.killpg(proc.pid, signal.SIGKILL)
             pid, status, usage = os.wait4(proc.pid, 0)
             break
         time.sleep(interval_s)
@@ -355,6 +360,7 @@ def run_worker(
         max_processes=max_procs,
         interval_s=interval_s,
         timed_out=timed_out,
+        over_memory=over_memory,
     )
 
 

@@ -84,24 +84,39 @@ SCALING_COLUMNS = [
     ("save s", "save_s", ".1f"),
 ]
 
-FOOTNOTES = """\
+WALL_NOTE = """\
 wall: seconds from "data frame in memory" (CSV already read) to "posterior draws in memory",
-  in a fresh process per run; imports are done before the clock starts (import s, per run).
-  embedcausal: the whole fit() call: identification (DoWhy), data validation and
-  standardisation, model build, compilation, sampling, log-likelihood, diagnostics and the
-  g-computation of the effects. pymc-*: standardisation, model build, compilation, sampling.
-  bambi: both models' formula parsing, build, compilation and sampling. numpyro: standardisation,
-  JIT compilation and sampling (x64). Packages a library imports lazily inside the clock are
-  listed per run in the JSON (imported_in_wall).
+  in a fresh process per run; imports are done before the clock starts ("import s" per run in
+  the JSON, which also lists packages a library imports lazily inside the clock as
+  imported_in_wall). What the clock includes:"""
+WALL_INCLUDES = {
+    "embedcausal": "the whole fit() call: identification (DoWhy), data validation and "
+    "standardisation, model build, compilation, sampling, log-likelihood, diagnostics and "
+    "the g-computation of the effects",
+    "pymc-nuts": "standardisation, model build, compilation (PyTensor) and sampling",
+    "pymc-nutpie": "standardisation, model build, nutpie compilation (numba) and sampling",
+    "pymc-nutpie-centred": "as pymc-nutpie, with centred 0/1 columns",
+    "bambi": "formula parsing, build, compilation and sampling of both models",
+    "numpyro": "standardisation, JIT compilation and sampling (float64)",
+}
+OTHER_NOTES = """\
 ESS, R-hat: ArviZ {arviz} ess (bulk, tail; rank-normalised) and rhat over every element of every
-  free parameter (on the constrained scale; intercepts, coefficients, scales, standardised group
-  effects z / Bambi's offsets); min/max over all of them. Bambi's two models are pooled.
+  free parameter on the constrained scale (intercepts, coefficients, scales, standardised group
+  effects z or Bambi's offsets; nothing per observation); min/max over all of them ({pooled}).
   ESS/s = min bulk ESS / wall. Divergences: post-warm-up divergent transitions, all chains.
 peak RSS: the larger of (a) the peak of the summed RSS of the worker and all its descendants
   (PyMC's NUTS samples in worker processes), sampled every {interval} s with psutil, and (b) the
-  kernel's high-water mark ru_maxrss of the largest single process (wait4). Forked workers
-  share pages, which (a) counts once per process; the JSON also has the summed PSS.
-sampler seeds: repeat r uses seed {seed}+r for every contestant; the panel is the same for all."""
+  kernel's high-water mark ru_maxrss of the largest single process (wait4). Pages that forked
+  workers share count in every process in (a); the JSON also has the summed PSS.
+sampler seeds: repeat r uses seed {seed}+r for every run of that repeat; the panel is shared."""
+
+
+def footnotes(names: list[str], args: argparse.Namespace, arviz: str) -> str:
+    """The footnotes for the contestants that ran."""
+    wall = [WALL_NOTE, *(f"  {n}: {WALL_INCLUDES[n]}." for n in names if n in WALL_INCLUDES)]
+    pooled = "Bambi's two models pooled" if "bambi" in names else "one model per run"
+    other = OTHER_NOTES.format(arviz=arviz, interval=args.interval, seed=args.seed, pooled=pooled)
+    return "\n".join([*wall, other])
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -135,6 +150,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     ap.add_argument("--timeout", type=float, help="kill a run after this many seconds")
     ap.add_argument("--interval", type=float, default=0.05, help="memory sampling period (s)")
+    ap.add_argument(
+        "--max-rss-gb",
+        type=float,
+        help="kill a run whose process tree holds more than this (default: 85%% of RAM), "
+        "before the kernel's OOM killer picks a process of someone else",
+    )
     ap.add_argument("--json", type=Path, help="also write every number to this JSON file")
     ap.add_argument("--keep", type=Path, help="keep the panel, logs, draws and runs here")
     args = ap.parse_args(argv)
@@ -151,6 +172,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
             setattr(args, key, value)
     if args.numpyro_devices is None:
         args.numpyro_devices = args.chains
+    if args.max_rss_gb is None:
+        import psutil
+
+        args.max_rss_gb = round(0.85 * psutil.virtual_memory().total / 1024**3, 1)
     return args
 
 
@@ -175,7 +200,12 @@ def run_once(
         extra["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={args.numpyro_devices}"
     log = out / "worker.log"
     stats = run_worker(
-        argv, log=log, env=worker_env(extra), interval_s=args.interval, timeout_s=args.timeout
+        argv,
+        log=log,
+        env=worker_env(extra),
+        interval_s=args.interval,
+        timeout_s=args.timeout,
+        max_rss_gb=args.max_rss_gb,
     )
     row: dict[str, Any] = {"contestant": name, "seed": settings.seed, "ok": False}
     result_file = out / "result.json"
@@ -184,6 +214,8 @@ def run_once(
         row.update({k: v for k, v in result.items() if k not in ("settings", "contestant")})
     if stats.timed_out:
         row["error"] = f"killed after {args.timeout} s"
+    elif stats.over_memory:
+        row["error"] = f"killed: process tree above --max-rss-gb {args.max_rss_gb} GB"
     elif stats.returncode != 0 and "error" not in row:
         row["error"] = f"worker exited with {stats.returncode}"
     if not row.get("ok"):
@@ -207,18 +239,24 @@ def run_once(
     return row
 
 
+def _label(row: dict[str, Any]) -> str:
+    return f"{row['contestant']} {row['panel']}" if "panel" in row else row["contestant"]
+
+
 def progress(row: dict[str, Any]) -> None:
     """One line per finished run, as it finishes."""
     if row["ok"]:
         print(
-            f"  {row['contestant']:<20} repeat {row['repeat']}: wall {row['wall_s']:.1f} s, "
+            f"  {_label(row):<28} repeat {row['repeat']}: wall {row['wall_s']:.1f} s, "
             f"min bulk ESS {row['min_ess_bulk']:.0f}, max R-hat {row['max_r_hat']:.3f}, "
             f"peak {row['peak_rss_gb']:.2f} GB",
             flush=True,
         )
     else:
-        print(f"  {row['contestant']:<20} repeat {row['repeat']}: FAILED: {row.get('error')}")
-        print("    " + row.get("log_tail", "").replace("\n", "\n    "), flush=True)
+        print(f"  {_label(row):<28} repeat {row['repeat']}: FAILED: {row.get('error')}")
+        if row.get("log_tail"):
+            print("    " + row["log_tail"].replace("\n", "\n    "))
+        sys.stdout.flush()
 
 
 def summarise(rows: list[dict[str, Any]], key: str, keys: list[str]) -> list[dict[str, Any]]:
@@ -230,6 +268,7 @@ def summarise(rows: list[dict[str, Any]], key: str, keys: list[str]) -> list[dic
     for value, runs in groups.items():
         ok = [r for r in runs if r["ok"]]
         med: dict[str, Any] = {key: value, "runs": len(runs), "ok_runs": len(ok)}
+        med["ok_runs_label"] = f"{len(ok)}/{len(runs)}"
         for k in keys:
             med[k] = median(r.get(k) for r in ok) if ok else None
         for k in ("rows", "panel"):
@@ -267,7 +306,7 @@ def part_peers(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     medians = summarise(rows, "contestant", keys)
     print("\nper run:\n" + format_table(rows, RUN_COLUMNS))
     print(f"\nmedian over {args.repeats} repeat(s) (runs that finished):")
-    print(format_table(medians, PEER_COLUMNS))
+    print(format_table(medians, [*PEER_COLUMNS, ("ok runs", "ok_runs_label", "")]))
     return {
         "panel": {"countries": args.countries, "missions": args.missions},
         "runs": rows,
@@ -324,7 +363,7 @@ def part_scaling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     if args.repeats > 1:
         print("\nper run:\n" + format_table(rows, [RUN_COLUMNS[0], *SCALING_COLUMNS]))
     print(f"\nembedcausal, median over {args.repeats} repeat(s):")
-    print(format_table(medians, SCALING_COLUMNS))
+    print(format_table(medians, [*SCALING_COLUMNS, ("ok runs", "ok_runs_label", "")]))
     return {"sizes": {str(k): v for k, v in sizes.items()}, "runs": rows, "medians": medians}
 
 
@@ -354,14 +393,12 @@ def main(argv: list[str] | None = None) -> int:
         payload = part_peers(args, tmp) if args.part == "peers" else part_scaling(args, tmp)
         if args.keep:
             print(f"\nkept the panel(s), logs, draws and saved runs in {tmp}")
-    print(
-        "\n"
-        + FOOTNOTES.format(arviz=info["packages"]["arviz"], interval=args.interval, seed=args.seed)
-    )
+    names = sorted({r["contestant"] for r in payload["runs"]}, key=list(CONTESTANTS).index)
+    print("\n" + footnotes(names, args, info["packages"]["arviz"]))
     if args.part == "scaling":
         print(
-            "run dir MB: disk usage (like du) of the directory written by the run's save "
-            "(posterior.nc with the log-likelihood and effects, run.json, effects.csv); "
+            "run dir MB: disk usage (like du) of the directory the run's save wrote (today\n"
+            "  posterior.nc with the log-likelihood and effects, run.json, effects.csv); "
             "save s is not in wall."
         )
     if args.json:
