@@ -314,21 +314,26 @@ def part_peers(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     }
 
 
-def scaling_sizes(spec: str | None, quick: bool) -> dict[int, tuple[int, int]]:
-    """Rows -> (countries, missions) for ``--rows`` (sizes of the table, or ``CxM``)."""
+def scaling_sizes(spec: str | None, quick: bool) -> list[tuple[int, int]]:
+    """(countries, missions) per panel for ``--rows`` (sizes of the table, or ``CxM``)."""
     table = QUICK_SCALING_SIZES if quick else SCALING_SIZES
     if not spec:
-        return dict(table)
-    out = {}
+        return list(table.values())
+    known = {**SCALING_SIZES, **QUICK_SCALING_SIZES}
+    out = []
     for item in spec.split(","):
         item = item.strip().lower()
-        if "x" in item:
-            c, m = (int(v) for v in item.split("x"))
-            out[c * m] = (c, m)
-        elif int(item) in {**SCALING_SIZES, **QUICK_SCALING_SIZES}:
-            out[int(item)] = {**SCALING_SIZES, **QUICK_SCALING_SIZES}[int(item)]
-        else:
-            raise SystemExit(f"--rows {item}: expected one of {list(SCALING_SIZES)} or CxM")
+        try:
+            if "x" in item:
+                c, m = (int(v) for v in item.split("x"))
+                out.append((c, m))
+            else:
+                out.append(known[int(item)])
+        except (ValueError, KeyError):
+            raise SystemExit(
+                f"--rows {item!r}: expected one of {list(SCALING_SIZES)} or countries x missions "
+                "such as 80x25"
+            ) from None
     return out
 
 
@@ -336,35 +341,35 @@ def part_scaling(args: argparse.Namespace, tmp: Path) -> dict[str, Any]:
     """Part 2: embedcausal alone at growing panel sizes, with the saved run's size."""
     sizes = scaling_sizes(args.rows, args.quick)
     print(
-        f"embedcausal at {', '.join(f'{c}x{m}' for c, m in sizes.values())}; "
+        f"embedcausal at {', '.join(f'{c}x{m}' for c, m in sizes)}; "
         f"{args.chains} chains x ({args.tune} tune + {args.draws} draws); "
         f"{args.repeats} interleaved repeat(s)\n",
         flush=True,
     )
-    panels = {}
-    for n, (c, m) in sizes.items():
+    panels: dict[tuple[int, int], Path] = {}
+    for c, m in sizes:
         csv = tmp / f"panel-{c}x{m}.csv"
         build_panel(c, m, seed=args.seed).to_csv(csv, index=False)
-        panels[n] = csv
+        panels[c, m] = csv
     rows = []
     for rep in range(args.repeats):
         s = Settings(draws=args.draws, tune=args.tune, chains=args.chains, seed=args.seed + rep)
-        for n, (c, m) in sizes.items():
+        for c, m in sizes:
             out = tmp / f"r{rep}-embedcausal-{c}x{m}"
-            row = run_once("embedcausal", panels[n], s, out, args, save_run=True)
+            row = run_once("embedcausal", panels[c, m], s, out, args, save_run=True)
             row.update(repeat=rep, panel=f"{c}x{m}")
-            row.setdefault("rows", n)
+            row.setdefault("rows", c * m)
             rows.append(row)
             progress(row)
             if not args.keep:
                 shutil.rmtree(out / "run", ignore_errors=True)
     keys = [k for _, k, f in SCALING_COLUMNS if f and k != "rows"]
-    medians = summarise(rows, "rows", keys)
+    medians = summarise(rows, "panel", keys)
     if args.repeats > 1:
         print("\nper run:\n" + format_table(rows, [RUN_COLUMNS[0], *SCALING_COLUMNS]))
     print(f"\nembedcausal, median over {args.repeats} repeat(s):")
     print(format_table(medians, [*SCALING_COLUMNS, ("ok runs", "ok_runs_label", "")]))
-    return {"sizes": {str(k): v for k, v in sizes.items()}, "runs": rows, "medians": medians}
+    return {"sizes": sizes, "runs": rows, "medians": medians}
 
 
 @contextmanager
