@@ -19,6 +19,7 @@ import json
 import shutil
 import sys
 import tempfile
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,7 +103,8 @@ WALL_INCLUDES = {
 OTHER_NOTES = """\
 ESS, R-hat: ArviZ {arviz} ess (bulk, tail; rank-normalised) and rhat over every element of every
   free parameter on the constrained scale (intercepts, coefficients, scales, standardised group
-  effects z or Bambi's offsets; nothing per observation); min/max over all of them ({pooled}).
+  effects z or Bambi's offsets; nothing per observation); min/max over all of them
+  ({pooled}).
   ESS/s = min bulk ESS / wall. Divergences: post-warm-up divergent transitions, all chains.
 peak RSS: the larger of (a) the peak of the summed RSS of the worker and all its descendants
   (PyMC's NUTS samples in worker processes), sampled every {interval} s with psutil, and (b) the
@@ -113,8 +115,14 @@ sampler seeds: repeat r uses seed {seed}+r for every run of that repeat; the pan
 
 def footnotes(names: list[str], args: argparse.Namespace, arviz: str) -> str:
     """The footnotes for the contestants that ran."""
-    wall = [WALL_NOTE, *(f"  {n}: {WALL_INCLUDES[n]}." for n in names if n in WALL_INCLUDES)]
-    pooled = "Bambi's two models pooled" if "bambi" in names else "one model per run"
+    wall = [WALL_NOTE]
+    for n in names:
+        wall.append(
+            textwrap.fill(
+                f"{n}: {WALL_INCLUDES[n]}.", 96, initial_indent="  - ", subsequent_indent="    "
+            )
+        )
+    pooled = "Bambi: both models pooled" if "bambi" in names else "one model per run"
     other = OTHER_NOTES.format(arviz=arviz, interval=args.interval, seed=args.seed, pooled=pooled)
     return "\n".join([*wall, other])
 
