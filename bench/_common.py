@@ -33,7 +33,7 @@ import pandas as pd
 
 REPO = Path(__file__).resolve().parents[1]
 SEED = 20201
-TARGET_ACCEPT = 0.9  # embedcausal's [sampler] default; every contestant uses it
+TARGET_ACCEPT = 0.8  # embedcausal's [sampler] default; every contestant uses it
 
 TREATMENT, MEDIATOR, OUTCOME = "inst_ties", "personal_ties", "participation"
 GROUPS = ("country", "mission")
@@ -72,7 +72,7 @@ GB = 1024**3
 
 def build_panel(n_countries: int, n_missions: int, seed: int = SEED) -> pd.DataFrame:
     """The simulated ``personal`` panel plus the 0/1 column ``us_war``."""
-    from embedcausal.simulate import simulate
+    from embedcausal.simulation import simulate
 
     frame = simulate("personal", seed=seed, n_countries=n_countries, n_missions=n_missions).data
     frame = frame.copy()

@@ -118,14 +118,14 @@ class LibraryRun:
 def embedcausal_fit(model_file: Path, frame: pd.DataFrame) -> LibraryRun:
     """embedcausal's default fitting path. The one place to update when the library's API changes.
 
-    Today: ``embedcausal.fit.fit(model_file, data=frame)``, which identifies the effects (DoWhy),
+    Today: ``embedcausal.fit(model_file, data=frame)``, which identifies the effects (DoWhy),
     validates and prepares the panel, builds the PyMC model, compiles and samples it with the
     default backend (nutpie), computes the log-likelihood and diagnostics, and the effects by
     g-computation. The benchmark times this whole call.
     """
-    from embedcausal.fit import fit
+    from embedcausal.fitting import fit
 
-    run = fit(model_file, data=frame)
+    run = fit(model_file, data=frame, progress=False)
     return LibraryRun(
         posterior=run.idata["posterior"].to_dataset(),
         sample_stats=run.idata["sample_stats"].to_dataset(),
@@ -327,9 +327,8 @@ def fit_bambi(frame: pd.DataFrame, s: Settings, workdir: Path) -> Fitted:
     """Two Bambi models (mediator, outcome), each sampled with nutpie through Bambi.
 
     ``inference_method="nutpie"`` (Bambi passes it to ``pm.sample(nuts_sampler=...)``),
-    ``center_predictors=False`` so the intercept is the same parameter as in the other
-    contestants, group-specific intercepts non-centred (Bambi's default), priors set to
-    embedcausal's. Draws of both models are pooled (prefixes ``m:`` and ``y:``).
+    Bambi's defaults as a user gets them (predictors centred internally, group-specific
+    intercepts non-centred), priors set to embedcausal's. Draws of both models are pooled (prefixes ``m:`` and ``y:``).
     """
     import bambi as bmb
 
@@ -353,14 +352,12 @@ def fit_bambi(frame: pd.DataFrame, s: Settings, workdir: Path) -> Fitted:
             sf,
             family="gaussian",
             priors={**priors(MEDIATOR_TERMS), "sigma": bmb.Prior("HalfNormal", sigma=1)},
-            center_predictors=False,
         ),
         "y:": bmb.Model(
             formula(OUTCOME, OUTCOME_TERMS),
             sf,
             family="bernoulli",
             priors=priors(OUTCOME_TERMS),
-            center_predictors=False,
         ),
     }
     phases = {"formula_s": time.perf_counter() - t0}

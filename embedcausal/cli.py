@@ -220,7 +220,7 @@ def cmd_effects(args: argparse.Namespace) -> int:
     from embedcausal.report import format_effects
     from embedcausal.runs import load_run
 
-    run = load_run(args.run, log_likelihood=False)
+    run = load_run(args.run, log_likelihood=False, lazy=True)
     if args.json:
         _emit_json(run.effects.to_dict(orient="records"))
     else:

@@ -42,6 +42,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.transforms import Transform
 
 from embedcausal.errors import EmbedcausalError
 from embedcausal.prepared import COUNT_FAMILIES, Predictor, mediator_transform
@@ -217,6 +218,40 @@ def plan_part(design: Design, part: Part) -> PartPlan:
     return PartPlan(prefix, preds, row, plans, tuple(slopes))
 
 
+# --------------------------------------------------------------------------- geometry
+class LevelRotation(Transform):
+    """An orthogonal change of coordinates of a vector that gives its level its own axis.
+
+    The sampler sees ``u = P·a`` with ``P`` the Householder reflection that maps the first
+    axis onto ``1/√n``: ``u[0] = √n·mean(a)`` and the other coordinates are contrasts. In a
+    crossed model the data pin the *sum* of a grouping's common level and the others' (and the
+    intercept), not each level, so the levels drift together: with the level on one axis a
+    diagonal mass matrix can give it its own scale, instead of every element carrying the
+    drift. ``P`` is its own inverse and ``|det P| = 1``, so the prior is unchanged.
+    """
+
+    name = "level_rotation"
+    ndim_supp = 1
+    __props__ = ()
+
+    @staticmethod
+    def _reflect(value):
+        n = value.shape[-1].astype("float64")
+        w = pt.zeros_like(value[..., :1]) - 1.0 / pt.sqrt(n) + pt.zeros_like(value)
+        w = pt.set_subtensor(w[..., 0], w[..., 0] + 1.0)
+        w = w / pt.sqrt((w * w).sum(-1, keepdims=True))
+        return value - 2.0 * w * (w * value).sum(-1, keepdims=True)
+
+    def forward(self, value, *inputs):
+        return self._reflect(value)
+
+    def backward(self, value, *inputs):
+        return self._reflect(value)
+
+    def log_jac_det(self, value, *inputs):
+        return pt.zeros_like(value.sum(-1))
+
+
 # --------------------------------------------------------------------------- likelihoods
 def bernoulli_logit_logp(value, eta):
     """``log P(value | logit⁻¹(eta))``, one softplus per row (PyMC's form computes two)."""
@@ -311,7 +346,9 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
         if g.parent is not None:
             mu = mu + effects[g.parent][nodes[f"{g.name}__parent"]]
         if g.centered:
-            a = pm.Normal(f"{p}_a_{g.name}", mu=mu, sigma=sigma, dims=g.name)
+            a = pm.Normal(
+                f"{p}_a_{g.name}", mu=mu, sigma=sigma, dims=g.name, transform=LevelRotation()
+            )
             dev = a - mu
         else:
             z = pm.ZeroSumNormal(f"{p}_z_{g.name}", sigma=1.0, dims=g.name)

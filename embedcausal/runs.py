@@ -293,7 +293,7 @@ def _prepared(meta: dict, tree: xr.DataTree) -> PreparedData:
     )
 
 
-def load_run(directory: str | Path, *, log_likelihood: bool = True) -> Run:
+def load_run(directory: str | Path, *, log_likelihood: bool = True, lazy: bool = False) -> Run:
     """Read a run written by :meth:`Run.save`.
 
     Parameters
@@ -302,6 +302,9 @@ def load_run(directory: str | Path, *, log_likelihood: bool = True) -> Run:
     log_likelihood : bool
         Recompute the outcome's pointwise log-likelihood (for ``az.loo``); skip it when only
         the effects are needed.
+    lazy : bool
+        Leave the posterior and sampler statistics on disk until they are used (the data and
+        the effects are read); ``embedcausal effects`` reads a run this way.
 
     Raises
     ------
@@ -322,8 +325,18 @@ def load_run(directory: str | Path, *, log_likelihood: bool = True) -> Run:
             )
     meta = _read_meta(d)
     try:
-        with xr.open_datatree(d / "posterior.nc", engine="h5netcdf") as tree:
-            tree = tree.load()
+        if lazy:
+            tree = xr.open_datatree(d / "posterior.nc", engine="h5netcdf")
+            small = ("constant_data", "observed_data", "effects")
+            tree = xr.DataTree.from_dict(
+                {
+                    g: tree[g].to_dataset().load() if g in small else tree[g].to_dataset()
+                    for g in tree.children
+                }
+            )
+        else:
+            with xr.open_datatree(d / "posterior.nc", engine="h5netcdf") as opened:
+                tree = opened.load()
     except Exception as exc:  # h5py/netCDF raise many types for a damaged file
         raise RunError(
             f"{d / 'posterior.nc'}: unreadable ({type(exc).__name__}); the run is damaged, refit it"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -126,3 +128,43 @@ def test_within_identification_requires_split(sim_csv):
     spec = sim_spec(sim_csv, within=False)
     with pytest.raises(IdentificationError, match=r"within_between"):
         fit(spec, **FAST)
+
+
+def test_same_seed_same_draws_across_processes(sim_csv, run, tmp_path):
+    # a fresh process compiles afresh; the draws must not depend on that
+    out = tmp_path / "beta.npy"
+    code = (
+        "import sys, numpy as np; from pathlib import Path; sys.path.insert(0, {tests!r})\n"
+        "from _specs import sim_spec\nfrom embedcausal.fitting import fit\n"
+        "r = fit(sim_spec(Path({csv!r})), draws=100, tune=150, chains=2, progress=False)\n"
+        "np.save({out!r}, r.idata['posterior']['y_beta'].values)\n"
+    ).format(tests=str(Path(__file__).parent), csv=str(sim_csv), out=str(out))
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=600)
+    np.testing.assert_array_equal(np.load(out), run.idata["posterior"]["y_beta"].values)
+
+
+def test_run_directory_is_self_contained(run, sim_csv, tmp_path):
+    import shutil
+
+    from embedcausal.compare import compare_runs
+
+    a = run.save(tmp_path / "project" / "a")
+    b = run.save(tmp_path / "project" / "b")
+    moved = tmp_path / "renamed"
+    shutil.move(tmp_path / "project", moved)  # the project folder renamed
+    hidden = sim_csv.with_name("moved-away.csv")
+    sim_csv.rename(hidden)  # and the data file gone
+    try:
+        back = load_run(moved / "a")
+        other = load_run(moved / "b")
+    finally:
+        hidden.rename(sim_csv)
+    assert back.effects.equals(run.effects)
+    assert "log_likelihood" in back.idata.children  # recomputed from the stored data
+    np.testing.assert_allclose(
+        back.idata["log_likelihood"]["participation"].values,
+        run.idata["log_likelihood"]["participation"].values,
+        rtol=1e-6,
+    )
+    assert compare_runs({"a": back, "b": other}).n_obs == run.n_obs
+    assert a.name == "a" and b.name == "b"
