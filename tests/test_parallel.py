@@ -14,11 +14,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from _parallel_tasks import die_on_two, fail_on_two, not_a_dataset, square, with_attrs
+from _parallel_tasks import (
+    die_on_two,
+    fail_on_two,
+    not_a_dataset,
+    square,
+    with_attrs,
+)
 
 from embedcausal import parallel
 from embedcausal.errors import EmbedcausalError, RunError
-from embedcausal.parallel import GridPoint, GridResult, run_grid, worker_cache
+from embedcausal.parallel import GridPoint, GridResult, point_key, run_grid, worker_cache
 
 HERE = Path(__file__).parent
 
@@ -94,20 +100,31 @@ def test_local_processes(tmp_path):
         assert sorted(counts) == list(range(1, len(counts) + 1))
 
 
-def test_dask_local_cluster(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def cluster():
+    """A real Dask LocalCluster: 2 worker processes, 1 thread each (shared by this module)."""
     distributed = pytest.importorskip("distributed")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
-    ) as cluster:
-        res = run(
-            square,
-            grid(),
-            tmp_path / "out",
-            tmp_path / "log",
-            scheduler=cluster.scheduler_address,
-            progress=False,
-        )
+    with pytest.MonkeyPatch.context() as mp:  # the workers must import tests/_parallel_tasks
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+        with distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=None,
+            silence_logs=50,
+        ) as c:
+            yield c
+
+
+def test_dask_local_cluster(tmp_path, cluster):
+    res = run(
+        square,
+        grid(),
+        tmp_path / "out",
+        tmp_path / "log",
+        scheduler=cluster.scheduler_address,
+        progress=False,
+    )
     check_results(res, 4)
     assert os.getpid() not in {int(res.load(k).attrs["pid"]) for k in res.keys}
     assert res.computed == res.keys
@@ -119,6 +136,23 @@ def test_bad_scheduler_address(tmp_path, monkeypatch, address):
     with pytest.raises(EmbedcausalError, match=f"cannot reach the Dask scheduler at '{address}'"):
         run(square, grid(1), tmp_path / "out", tmp_path / "log", scheduler=address, progress=False)
     assert calls(tmp_path / "log") == []
+    assert not (tmp_path / "out").exists()  # nothing left that blocks a plain rerun
+    res = run(square, grid(1), tmp_path / "out", tmp_path / "log", progress=False)
+    assert res.computed == ["x0"]
+
+
+def test_failure_before_the_first_point_leaves_a_directory_as_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "DASK_CONNECT_TIMEOUT", 1.0)
+    out = tmp_path / "sweep" / "grid"  # a caller's directory and one run_grid would create
+    out.parent.mkdir()
+    (out.parent / "notes.txt").write_text("the caller's file")
+    with pytest.raises(EmbedcausalError, match="cannot reach the Dask scheduler"):
+        run(square, grid(2), out, tmp_path / "log", scheduler="tcp://127.0.0.1:9", progress=False)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["notes.txt"]
+    out.mkdir()  # an existing, empty grid directory stays empty
+    with pytest.raises(EmbedcausalError, match="cannot reach the Dask scheduler"):
+        run(square, grid(2), out, tmp_path / "log", scheduler="tcp://127.0.0.1:9", progress=False)
+    assert list(out.iterdir()) == []
 
 
 # --------------------------------------------------------------------------- resume
@@ -196,7 +230,7 @@ def test_open_a_grid_directory(tmp_path):
 def test_failures_name_the_key_and_keep_the_rest(tmp_path):
     out, log = tmp_path / "out", tmp_path / "log"
     with pytest.raises(
-        EmbedcausalError,
+        RunError,
         match=r"^1 of 4 grid points failed: x2: ValueError: x must not be 2; rerun with resume",
     ):
         run(fail_on_two, grid(), out, log, progress=False)
@@ -260,6 +294,31 @@ def test_attributes_are_made_netcdf_safe(tmp_path):
 def test_bad_keys(key):
     with pytest.raises(EmbedcausalError, match=f"grid key {key!r} is not filesystem-safe"):
         GridPoint(key, {"x": 1})
+    with pytest.raises(EmbedcausalError, match="is 201 characters long; expected at most 200"):
+        GridPoint("k" * 201)
+
+
+def test_point_key_keeps_distinct_values_apart():
+    assert point_key(t=0.5, m=0.0, y=-1.25) == "t0.5_m0_y-1.25"
+    assert point_key("conf", t=0.1) != point_key("conf", t=0.1000001)
+    assert point_key("conf", t=0.1000001) == "conf_t0.1000001"
+    assert point_key(n=1e-7, big=1e16, i=np.int64(3), b=True, s="ab-1.2") == (
+        "n1e-07_big1e16_i3_btrue_sab-1.2"
+    )
+    assert point_key(v=float("nan"), w=float("-inf")) == "vnan_w-inf"
+    # every float reads back from its key: a sweep of close values never shares a file
+    values = [0.1, 0.1000001, 0.1 + 1e-17, 1 / 3, 2 / 3, 1e-300, 0.0, 123456789.125]
+    keys = [point_key("g", x=v) for v in values]
+    assert all(float(k[3:]) == v for k, v in zip(keys, values, strict=True))
+    assert len(set(keys)) == len({*values})
+    for k in keys:
+        GridPoint(k)
+    with pytest.raises(EmbedcausalError, match=r"point_key: s = 'a/b' \(str\); expected"):
+        point_key(s="a/b")
+    with pytest.raises(EmbedcausalError, match=r"point_key: v = None"):
+        point_key(v=None)
+    with pytest.raises(EmbedcausalError, match="not filesystem-safe"):
+        point_key("../up", x=1)
 
 
 def test_bad_arguments(tmp_path):
@@ -276,7 +335,14 @@ def test_bad_arguments(tmp_path):
         run_grid(square, [("x0", {"x": 0})], out)
     with pytest.raises(EmbedcausalError, match="cannot be sent to worker processes"):
         run_grid(lambda payload: square(payload), grid(2), out, jobs=2, progress=False)
+    with pytest.raises(EmbedcausalError, match=r"grid keys repeat: \['A', 'a'\].*ignoring case"):
+        run_grid(square, [GridPoint("a", {"x": 1}), GridPoint("A", {"x": 2})], out)
+    with pytest.raises(EmbedcausalError, match="points is GridPoint; expected a list"):
+        run_grid(square, GridPoint("a"), out)
+    with pytest.raises(EmbedcausalError, match="fingerprint = ''; expected a non-empty string"):
+        run_grid(square, grid(1), out, fingerprint="")
     assert not list((out / "points").glob("*.nc"))
+    assert not out.exists()  # a bad grid fails before it touches the disk
 
 
 def test_interactive_task_with_processes_is_refused_clearly(tmp_path):
@@ -332,14 +398,21 @@ def test_worker_cache_builds_once_and_retries_after_an_error():
 # --------------------------------------------------------------------------- interrupted runs
 
 SCRIPT = """
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises KeyboardInterrupt
 sys.path.insert(0, {here!r})
 from _parallel_tasks import square
 from embedcausal.parallel import GridPoint, run_grid
 if __name__ == "__main__":
     pts = [GridPoint(f"x{{i}}", {{"x": i}}) for i in range(8)]
-    res = run_grid(square, pts, {out!r}, context={{"log": {log!r}, "sleep": 0.3}}, jobs={jobs},
-                   progress=False, resume={resume})
+    kw = dict(context={{"log": {log!r}, "sleep": 0.3}}, progress=False, resume={resume})
+    if {jobs!r} == "dask":
+        from distributed import LocalCluster
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=None, silence_logs=50) as cluster:
+            res = run_grid(square, pts, {out!r}, scheduler=cluster.scheduler_address, **kw)
+    else:
+        res = run_grid(square, pts, {out!r}, jobs={jobs!r}, **kw)
     print(json.dumps(res.computed))
 """
 
