@@ -15,9 +15,12 @@ import numpy as np
 import pytest
 import xarray as xr
 from _parallel_tasks import (
+    Design,
     die_on_two,
+    echo_context,
     fail_on_two,
     not_a_dataset,
+    scaled,
     square,
     with_attrs,
 )
@@ -153,6 +156,125 @@ def test_failure_before_the_first_point_leaves_a_directory_as_found(tmp_path, mo
     with pytest.raises(EmbedcausalError, match="cannot reach the Dask scheduler"):
         run(square, grid(2), out, tmp_path / "log", scheduler="tcp://127.0.0.1:9", progress=False)
     assert list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- any context object
+
+
+def unpicklers(log: Path) -> list[int]:
+    """The pid of every unpickling of a :class:`Design` (one file each)."""
+    return sorted(int(p.name.split("-")[1]) for p in log.glob("unpickled-*"))
+
+
+def check_scaled(res: GridResult, n: int, scale: float) -> dict[int, int]:
+    """Check the results of :func:`scaled`; return how many points each process ran."""
+    per_pid: dict[int, int] = {}
+    for i, key in enumerate(res.keys):
+        ds = res.load(key)
+        np.testing.assert_array_equal(ds["y"].values, np.full((2, 3), scale * i**2))
+        per_pid[int(ds.attrs["pid"])] = per_pid.get(int(ds.attrs["pid"]), 0) + 1
+    assert sum(per_pid.values()) == n
+    return per_pid
+
+
+def test_object_context_in_process_is_the_object_itself(tmp_path):
+    design = Design(tmp_path / "log", scale=3.0)
+    res = run_grid(scaled, grid(3), tmp_path / "out", context=design, fingerprint="d1")
+    assert check_scaled(res, 3, 3.0) == {os.getpid(): 3}
+    assert {int(res.load(k).attrs["context_id"]) for k in res.keys} == {id(design)}
+    assert unpicklers(tmp_path / "log") == []  # never pickled at all
+    saved = json.loads((tmp_path / "out" / "grid.json").read_text())
+    assert saved["context"] is None and saved["context_fingerprint"] == "d1"
+    assert saved["context_type"] == "_parallel_tasks.Design"
+
+
+def test_object_context_is_unpickled_once_per_worker_process(tmp_path):
+    design = Design(tmp_path / "log", scale=2.0, sleep=0.05)
+    res = run_grid(scaled, grid(8), tmp_path / "out", jobs=2, context=design, fingerprint="d1")
+    per_pid = check_scaled(res, 8, 2.0)
+    got = unpicklers(tmp_path / "log")
+    assert len(got) == len(set(got)) <= 2  # once in each worker process, never per point
+    assert set(per_pid) <= set(got) and os.getpid() not in got
+    assert max(per_pid.values()) > 1  # and a worker did reuse it for several points
+
+
+def test_object_context_reaches_each_dask_worker_once(tmp_path, cluster):
+    design = Design(tmp_path / "log", scale=2.0, sleep=0.05)
+    res = run_grid(
+        scaled,
+        grid(8),
+        tmp_path / "out",
+        scheduler=cluster.scheduler_address,
+        context=design,
+        fingerprint="d1",
+        progress=False,
+    )
+    per_pid = check_scaled(res, 8, 2.0)
+    got = unpicklers(tmp_path / "log")
+    assert len(got) == len(set(got)) <= 2
+    assert set(per_pid) <= set(got) and os.getpid() not in got
+    assert max(per_pid.values()) > 1
+
+
+def test_dict_context_with_dask_keeps_the_payload_convention(tmp_path, cluster):
+    res = run(
+        square,
+        grid(3),
+        tmp_path / "out",
+        tmp_path / "log",
+        scheduler=cluster.scheduler_address,
+        progress=False,
+        ctx={"sleep": 0.01},
+    )
+    check_results(res, 3)
+
+
+def test_object_context_needs_a_fingerprint_and_resume_checks_it(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(EmbedcausalError, match=r"context is a Design, which is not JSON data"):
+        run_grid(scaled, grid(2), out, context=Design(tmp_path / "log", 1.0), progress=False)
+    assert not out.exists()
+    run_grid(scaled, grid(2), out, context=Design(tmp_path / "log", 1.0), fingerprint="v1")
+    (out / "points" / "x1.nc").unlink()
+    with pytest.raises(
+        EmbedcausalError, match=r"cannot resume: context fingerprint differs \('v1' before, 'v2'"
+    ):
+        run_grid(
+            scaled,
+            grid(2),
+            out,
+            context=Design(tmp_path / "log", 1.0),
+            fingerprint="v2",
+            resume=True,
+        )
+    res = run_grid(
+        scaled, grid(2), out, context=Design(tmp_path / "log", 1.0), fingerprint="v1", resume=True
+    )
+    assert res.computed == ["x1"] and res.skipped == ["x0"]
+
+
+def test_json_context_that_is_not_a_dict_is_passed_as_it_is(tmp_path):
+    res = run_grid(echo_context, grid(2), tmp_path / "out", context=[1.0, 2.0], progress=False)
+    np.testing.assert_array_equal(res.load("x1")["y"].values, [1.0, 2.0])
+    saved = json.loads((tmp_path / "out" / "grid.json").read_text())
+    assert saved["context"] == [1.0, 2.0] and saved["context_type"] == "builtins.list"
+    with pytest.raises(EmbedcausalError, match="cannot resume: the context differs"):
+        run_grid(echo_context, grid(2), tmp_path / "out", context=[3.0], resume=True)
+
+
+@pytest.mark.parametrize("scheduler", [None, "tcp://127.0.0.1:9"])
+def test_unpicklable_context_fails_before_the_first_point(tmp_path, scheduler):
+    import threading
+
+    class Holder:  # a local class holding a lock: neither pickle nor cloudpickle sends it
+        lock = None
+
+    holder = Holder()
+    holder.lock = threading.Lock()
+    out = tmp_path / "out"
+    with pytest.raises(EmbedcausalError, match=r"the context \(Holder\) cannot be sent to"):
+        run_grid(scaled, grid(2), out, jobs=2, scheduler=scheduler, context=holder, fingerprint="h")
+    assert not out.exists()
 
 
 # --------------------------------------------------------------------------- resume
