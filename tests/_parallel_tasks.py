@@ -65,6 +65,22 @@ def not_a_dataset(payload: dict) -> dict:
     return {"y": payload["params"]["x"]}
 
 
+def interrupt_on_two(payload: dict) -> xr.Dataset:
+    """Like :func:`square` but raises KeyboardInterrupt for x == 2 (wherever it runs)."""
+    if payload["params"]["x"] == 2:
+        _record(payload)
+        raise KeyboardInterrupt
+    return square(payload)
+
+
+def sigint_self_on_two(payload: dict) -> xr.Dataset:
+    """Like :func:`square` but sends SIGINT to its own process for x == 2, then goes on."""
+    if payload["params"]["x"] == 2:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # the signal arrives here
+    return square(payload)
+
+
 class Design:
     """A stand-in for a prepared design: picklable, not JSON data, a few arrays.
 

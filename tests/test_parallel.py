@@ -19,8 +19,10 @@ from _parallel_tasks import (
     die_on_two,
     echo_context,
     fail_on_two,
+    interrupt_on_two,
     not_a_dataset,
     scaled,
+    sigint_self_on_two,
     square,
     with_attrs,
 )
@@ -113,7 +115,7 @@ def cluster():
             n_workers=2,
             threads_per_worker=1,
             processes=True,
-            dashboard_address=None,
+            dashboard_address=":0",
             silence_logs=50,
         ) as c:
             yield c
@@ -501,6 +503,59 @@ def test_one_run_per_directory(tmp_path):
     assert calls(tmp_path / "log") == []
 
 
+def test_a_second_writer_fails_at_once(tmp_path):
+    out, log = tmp_path / "out", tmp_path / "log"
+    script = tmp_path / "sweep.py"
+    script.write_text(
+        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=1, resume=False, sleep=0.3)
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (out / "grid.json").exists():
+            time.sleep(0.02)
+        start = time.monotonic()
+        with pytest.raises(EmbedcausalError) as info:
+            run(square, grid(8), out, tmp_path / "log2", progress=False, resume=True)
+        assert time.monotonic() - start < 1.0
+        message = str(info.value)
+        assert message.startswith(f"{out}: another run_grid is writing to this directory")
+        assert "\n" not in message
+        assert calls(tmp_path / "log2") == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _with_ctrl_c(fn):
+    """Run ``fn`` with Python's default SIGINT handler (KeyboardInterrupt), whatever it was."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return fn()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("task", [interrupt_on_two, sigint_self_on_two])
+def test_interrupted_point_is_never_written(tmp_path, jobs, task):
+    out, log = tmp_path / "out", tmp_path / "log"
+    if jobs == 2 and task is sigint_self_on_two:  # pool workers leave Ctrl-C to the parent
+        res = _with_ctrl_c(lambda: run(task, grid(), out, log, jobs=2, progress=False))
+        check_results(res, 4)
+        return
+    with pytest.raises(KeyboardInterrupt):
+        _with_ctrl_c(lambda: run(task, grid(), out, log, jobs=jobs, progress=False))
+    finished = {p.stem for p in (out / "points").glob("*.nc")}
+    assert "x2" not in finished and not (out / "failures.json").exists()
+    assert not list((out / "points").glob(".*"))  # no temporary file left either
+    if jobs == 1:
+        assert finished == {"x0", "x1"}
+    res = run(square, grid(), out, log, resume=True, progress=False)
+    assert set(res.computed) == {f"x{i}" for i in range(4)} - finished
+    check_results(res, 4)
+
+
 def test_worker_cache_builds_once_and_retries_after_an_error():
     parallel.clear_worker_cache()
     built = []
@@ -527,11 +582,11 @@ from _parallel_tasks import square
 from embedcausal.parallel import GridPoint, run_grid
 if __name__ == "__main__":
     pts = [GridPoint(f"x{{i}}", {{"x": i}}) for i in range(8)]
-    kw = dict(context={{"log": {log!r}, "sleep": 0.3}}, progress=False, resume={resume})
+    kw = dict(context={{"log": {log!r}, "sleep": {sleep}}}, progress=False, resume={resume})
     if {jobs!r} == "dask":
         from distributed import LocalCluster
         with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                          dashboard_address=None, silence_logs=50) as cluster:
+                          dashboard_address=":0", silence_logs=50) as cluster:
             res = run_grid(square, pts, {out!r}, scheduler=cluster.scheduler_address, **kw)
     else:
         res = run_grid(square, pts, {out!r}, jobs={jobs!r}, **kw)
@@ -553,14 +608,28 @@ def _gone(pid: int) -> bool:
         (signal.SIGKILL, 1, True),  # killed run
         (signal.SIGINT, 2, True),  # Ctrl-C in a terminal: the whole foreground group
         (signal.SIGKILL, 2, False),  # killed parent: its pool workers must not run on
+        (signal.SIGINT, 1, True),  # Ctrl-C while a task runs in this process
+        (signal.SIGINT, "dask", False),  # Ctrl-C in the process that submits to a cluster
     ],
-    ids=["sigkill-in-process", "ctrl-c-pool", "killed-parent-pool"],
+    ids=[
+        "sigkill-in-process",
+        "ctrl-c-pool",
+        "killed-parent-pool",
+        "ctrl-c-in-process",
+        "ctrl-c-dask",
+    ],
 )
 def test_interrupted_run_resumes_only_missing_points(tmp_path, sig, jobs, whole_group):
+    sleep = 0.3
+    if jobs == "dask":
+        pytest.importorskip("distributed")
+        sleep = 0.6  # results come back in bursts: leave Ctrl-C a margin on a busy machine
     out, log = tmp_path / "out", tmp_path / "log"
     script = tmp_path / "sweep.py"
     script.write_text(
-        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=jobs, resume=False)
+        SCRIPT.format(
+            here=str(HERE), out=str(out), log=str(log), jobs=jobs, resume=False, sleep=sleep
+        )
     )
     proc = subprocess.Popen(
         [sys.executable, str(script)],
@@ -594,7 +663,7 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, sig, jobs, whole_
             ds.load()
 
     script.write_text(
-        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=1, resume=True)
+        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=1, resume=True, sleep=sleep)
     )
     done = subprocess.run([sys.executable, str(script)], check=True, capture_output=True, text=True)
     missing = [f"x{i}" for i in range(8) if f"x{i}" not in finished]
