@@ -602,6 +602,36 @@ def _gone(pid: int) -> bool:
     return state in {"Z", "X"}
 
 
+def test_ctrl_c_while_the_pool_starts_stops_at_once(tmp_path):
+    out, log = tmp_path / "out", tmp_path / "log"
+    script = tmp_path / "sweep.py"
+    script.write_text(
+        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=2, resume=False, sleep=30)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "grid.json").exists():
+        time.sleep(0.01)
+    time.sleep(0.2)  # the pool's processes are still starting
+    start = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # our own sweep: do not leave it running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "KeyboardInterrupt" in err
+    assert time.monotonic() - start < 10  # not after a 30 s point
+    assert not out.exists()  # nothing finished: the directory it created is gone
+
+
 @pytest.mark.parametrize(
     ("sig", "jobs", "whole_group"),
     [

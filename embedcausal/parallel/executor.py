@@ -85,17 +85,24 @@ class InProcess(Backend):
 
 
 class LocalProcesses(Backend):
-    """``jobs`` spawned processes; each unpickles the context once, in its initializer."""
+    """``jobs`` spawned processes; each unpickles the context once, in its initializer.
+
+    Stopping them on Ctrl-C needs no private attribute of the pool: each worker reports its
+    pid when it starts, and the parent terminates those of its live children; a worker
+    still starting finds the ``abort`` event set and exits by itself. Once one worker is
+    gone the pool terminates the others too.
+    """
 
     def __init__(self, jobs: int, blob: bytes) -> None:
         ctx = multiprocessing.get_context("spawn")
         token = uuid.uuid4().hex
         self._pids = ctx.SimpleQueue()
+        self._abort = ctx.Event()
         self.executor = cf.ProcessPoolExecutor(
             max_workers=jobs,
             mp_context=ctx,
             initializer=worker.start_pool_worker,
-            initargs=(os.getpid(), token, blob, self._pids),
+            initargs=(os.getpid(), token, blob, self._pids, self._abort),
         )
         self.handle = worker.Installed(token)
         self.window = 2 * jobs  # keep every worker busy while this process writes results
@@ -107,6 +114,7 @@ class LocalProcesses(Backend):
         self._pids.close()
 
     def _terminate_workers(self) -> None:
+        self._abort.set()  # processes still starting exit as soon as their initializer runs
         pids = set()
         while not self._pids.empty():
             pids.add(self._pids.get())

@@ -18,7 +18,6 @@ import os
 import pickle
 import signal
 import threading
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -48,24 +47,30 @@ def run_point(task: Callable[..., Any], context: Any, params: dict) -> Any:
     return task(context, params)
 
 
-def start_pool_worker(parent_pid: int, token: str, blob: bytes, pids: Any) -> None:
+def start_pool_worker(parent_pid: int, token: str, blob: bytes, pids: Any, abort: Any) -> None:
     """Initializer of a local pool process: runs once per process, before its first point.
 
-    Ctrl-C is the parent's to handle (it stops the workers), so SIGINT is ignored here; the
-    process reports its pid to the parent (``pids``, a queue) so that the parent can stop it,
-    exits by itself if the parent dies, and unpickles the context (``blob``) once.
+    Ctrl-C is the parent's to handle, so SIGINT is ignored here. The process reports its pid
+    (``pids``, a queue) so that the parent can stop it, exits at once when the parent sets
+    ``abort`` (an event; also when it is already set, for a process that was still starting)
+    or dies, and unpickles the context (``blob``) once.
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     pids.put(os.getpid())
+    if abort.is_set():
+        os._exit(1)
     threading.Thread(
-        target=_watch_parent, args=(parent_pid,), daemon=True, name="embedcausal-watch-parent"
+        target=_watch_parent,
+        args=(parent_pid, abort),
+        daemon=True,
+        name="embedcausal-watch-parent",
     ).start()
     _INSTALLED.clear()  # one grid per pool: nothing of an earlier one stays alive
     _INSTALLED[token] = pickle.loads(blob)
 
 
-def _watch_parent(parent_pid: int) -> None:
+def _watch_parent(parent_pid: int, abort: Any) -> None:
     while True:
-        time.sleep(1.0)
-        if os.getppid() != parent_pid:  # the parent was killed: do not run on as an orphan
+        # the parent stopped the grid, or was killed: do not run on
+        if abort.wait(1.0) or os.getppid() != parent_pid:
             os._exit(1)
