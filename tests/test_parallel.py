@@ -556,6 +556,22 @@ def test_interrupted_point_is_never_written(tmp_path, jobs, task):
     check_results(res, 4)
 
 
+def test_discard_removes_what_the_store_made_but_never_a_finished_point(tmp_path):
+    from embedcausal.parallel.store import GridStore
+
+    record = {"points": [["a", {}]], "context": {}}
+    with GridStore(tmp_path / "new" / "grid") as store:
+        store.prepare(record, resume=False)
+        store.discard()
+    assert not (tmp_path / "new").exists()
+    with GridStore(tmp_path / "kept") as store:
+        store.prepare(record, resume=False)
+        store.write_point("a", xr.Dataset({"y": ("i", [1.0])}))
+        store.discard()  # e.g. Ctrl-C just after the first file was moved into place
+    assert (tmp_path / "kept" / "points" / "a.nc").is_file()
+    assert (tmp_path / "kept" / "grid.json").is_file()
+
+
 def test_worker_cache_builds_once_and_retries_after_an_error():
     parallel.clear_worker_cache()
     built = []

@@ -290,8 +290,11 @@ class GridStore:
         """Remove what this store created (``grid.json``, ``points/``, directories), if empty.
 
         For a run that failed before its first point: a plain rerun then finds the directory
-        as it was. Anything else found there is left alone.
+        as it was. Anything else found there is left alone, and a directory that holds a
+        finished point is never discarded.
         """
+        if self.points_dir.is_dir() and any(self.points_dir.glob("*.nc")):
+            return
         if self._created_grid_json:
             (self.out / GRID_FILE).unlink(missing_ok=True)
         if self._created:  # the lock file is ours too; filelock copes with its removal
