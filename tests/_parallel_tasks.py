@@ -81,6 +81,19 @@ def sigint_self_on_two(payload: dict) -> xr.Dataset:
     return square(payload)
 
 
+class _InterruptWhenCollected:
+    def __del__(self) -> None:
+        os.kill(os.getpid(), signal.SIGINT)
+        time.sleep(0.5)  # KeyboardInterrupt is raised here, inside __del__: Python drops it
+
+
+def lose_ctrl_c_on_two(payload: dict) -> xr.Dataset:
+    """Like :func:`square`, but for x == 2 a Ctrl-C arrives inside a ``__del__`` and is lost."""
+    if payload["params"]["x"] == 2:
+        _InterruptWhenCollected()
+    return square(payload)
+
+
 class Design:
     """A stand-in for a prepared design: picklable, not JSON data, a few arrays.
 

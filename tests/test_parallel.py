@@ -20,6 +20,7 @@ from _parallel_tasks import (
     echo_context,
     fail_on_two,
     interrupt_on_two,
+    lose_ctrl_c_on_two,
     not_a_dataset,
     scaled,
     sigint_self_on_two,
@@ -553,6 +554,19 @@ def test_interrupted_point_is_never_written(tmp_path, jobs, task):
         assert finished == {"x0", "x1"}
     res = run(square, grid(), out, log, resume=True, progress=False)
     assert set(res.computed) == {f"x{i}" for i in range(4)} - finished
+    check_results(res, 4)
+
+
+def test_a_ctrl_c_lost_inside_a_del_still_stops_the_grid(tmp_path, monkeypatch):
+    lost = []
+    monkeypatch.setattr(sys, "unraisablehook", lost.append)
+    out, log = tmp_path / "out", tmp_path / "log"
+    with pytest.raises(KeyboardInterrupt):
+        _with_ctrl_c(lambda: run(lose_ctrl_c_on_two, grid(), out, log, progress=False))
+    assert [type(u.exc_value) for u in lost] == [KeyboardInterrupt]  # Python did drop it
+    assert {p.stem for p in (out / "points").glob("*.nc")} == {"x0", "x1"}
+    res = run(square, grid(), out, log, resume=True, progress=False)
+    assert res.computed == ["x2", "x3"]
     check_results(res, 4)
 
 

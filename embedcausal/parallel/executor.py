@@ -17,6 +17,8 @@ import concurrent.futures as cf
 import contextlib
 import multiprocessing
 import os
+import signal
+import threading
 import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -26,6 +28,9 @@ from embedcausal.parallel import worker
 
 #: ``done(key, result, error)``: called in this process once per point, as it completes.
 Done = Callable[[str, Any, BaseException | None], None]
+
+#: Seconds between checks for a Ctrl-C whose KeyboardInterrupt was lost (see ctrl_c_noticed).
+_POLL_S = 0.25
 
 
 class InProcessExecutor(cf.Executor):
@@ -198,6 +203,41 @@ def open_backend(
     backend.close(abort=False)
 
 
+@contextlib.contextmanager
+def ctrl_c_noticed() -> Iterator[Callable[[], None]]:
+    """Remember Ctrl-C even when its ``KeyboardInterrupt`` is lost; yield a check that raises.
+
+    Python raises ``KeyboardInterrupt`` wherever the main thread happens to be, and where
+    that is a weakref callback or a ``__del__`` (netCDF writing runs plenty) the exception
+    is printed as "ignored" and the run goes on. While the block runs in the main thread
+    with Python's default handler, SIGINT also sets a flag, and the check raises
+    ``KeyboardInterrupt`` once it is set. Other handlers (``SIG_IGN``, an application's
+    own) are left alone.
+    """
+    noticed: list[int] = []
+
+    def check() -> None:
+        if noticed:
+            raise KeyboardInterrupt
+
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGINT) is not signal.default_int_handler
+    ):
+        yield check
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        noticed.append(signum)
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield check
+    finally:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 def run_points(
     backend: Backend, task: Callable[..., Any], todo: list[tuple[str, dict]], done: Done
 ) -> None:
@@ -207,36 +247,43 @@ def run_points(
     A point whose call raised an ``Exception`` (including a dead worker's
     ``BrokenProcessPool``) reaches ``done`` with that error. Anything else — Ctrl-C as
     ``KeyboardInterrupt`` here or from a task — stops submitting, cancels the points in
-    flight and propagates (:func:`open_backend` then stops the workers).
+    flight and propagates (:func:`open_backend` then stops the workers). After Ctrl-C no
+    further result is handed to ``done``, even if the interrupt itself was lost
+    (:func:`ctrl_c_noticed`).
     """
     pending = iter(todo)
     in_flight: dict[cf.Future, str] = {}
     window = backend.window or len(todo)
 
-    def fill() -> None:
-        while len(in_flight) < window and (item := next(pending, None)) is not None:
-            key, params = item
-            try:
-                fut = backend.executor.submit(worker.run_point, task, backend.handle, params)
-            except Exception as exc:  # e.g. a pool broken by a dead worker
-                done(key, None, exc)
-            else:
-                in_flight[fut] = key
+    with ctrl_c_noticed() as stop_if_interrupted:
 
-    try:
-        fill()
-        while in_flight:
-            finished, _ = cf.wait(in_flight, return_when=cf.FIRST_COMPLETED)
-            for fut in finished:
-                key = in_flight.pop(fut)
+        def fill() -> None:
+            while len(in_flight) < window and (item := next(pending, None)) is not None:
+                stop_if_interrupted()
+                key, params = item
                 try:
-                    result = fut.result()
-                except Exception as exc:  # the point failed; KeyboardInterrupt propagates
+                    fut = backend.executor.submit(worker.run_point, task, backend.handle, params)
+                except Exception as exc:  # e.g. a pool broken by a dead worker
                     done(key, None, exc)
                 else:
-                    done(key, result, None)
+                    in_flight[fut] = key
+
+        try:
             fill()
-    except BaseException:
-        for fut in in_flight:
-            fut.cancel()
-        raise
+            while in_flight:
+                finished, _ = cf.wait(in_flight, timeout=_POLL_S, return_when=cf.FIRST_COMPLETED)
+                for fut in finished:
+                    stop_if_interrupted()
+                    key = in_flight.pop(fut)
+                    try:
+                        result = fut.result()
+                    except Exception as exc:  # the point failed; KeyboardInterrupt propagates
+                        done(key, None, exc)
+                    else:
+                        done(key, result, None)
+                stop_if_interrupted()
+                fill()
+        except BaseException:
+            for fut in in_flight:
+                fut.cancel()
+            raise
