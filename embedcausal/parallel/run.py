@@ -111,11 +111,17 @@ def run_grid(
     --------
     A dict context; the task gets one payload:
 
-    >>> def square(payload):  # doctest: +SKIP
+    >>> import tempfile
+    >>> import xarray as xr
+    >>> from embedcausal.parallel import GridPoint, point_key, run_grid
+    >>> def square(payload):
     ...     x = payload["params"]["x"]
     ...     return xr.Dataset({"y": ((), x**2 * payload["scale"])})
     >>> points = [GridPoint(point_key(x=x), {"x": x}) for x in (0.5, 1.0, 2.0)]
-    >>> run_grid(square, points, "runs/sq", context={"scale": 2.0})  # doctest: +SKIP
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     result = run_grid(square, points, tmp, context={"scale": 2.0}, progress=False)
+    ...     {key: float(ds["y"]) for key, ds in result.datasets().items()}
+    {'x0.5': 0.5, 'x1': 2.0, 'x2': 8.0}
 
     Any other object as context (shipped to each worker once); the task gets it and the
     parameters:
