@@ -14,11 +14,23 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
-from _parallel_tasks import die_on_two, fail_on_two, not_a_dataset, square, with_attrs
+from _parallel_tasks import (
+    Design,
+    die_on_two,
+    echo_context,
+    fail_on_two,
+    interrupt_on_two,
+    lose_ctrl_c_on_two,
+    not_a_dataset,
+    scaled,
+    sigint_self_on_two,
+    square,
+    with_attrs,
+)
 
 from embedcausal import parallel
 from embedcausal.errors import EmbedcausalError, RunError
-from embedcausal.parallel import GridPoint, GridResult, run_grid, worker_cache
+from embedcausal.parallel import GridPoint, GridResult, point_key, run_grid, worker_cache
 
 HERE = Path(__file__).parent
 
@@ -94,20 +106,31 @@ def test_local_processes(tmp_path):
         assert sorted(counts) == list(range(1, len(counts) + 1))
 
 
-def test_dask_local_cluster(tmp_path, monkeypatch):
+@pytest.fixture(scope="module")
+def cluster():
+    """A real Dask LocalCluster: 2 worker processes, 1 thread each (shared by this module)."""
     distributed = pytest.importorskip("distributed")
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
-    with distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None, silence_logs=50
-    ) as cluster:
-        res = run(
-            square,
-            grid(),
-            tmp_path / "out",
-            tmp_path / "log",
-            scheduler=cluster.scheduler_address,
-            progress=False,
-        )
+    with pytest.MonkeyPatch.context() as mp:  # the workers must import tests/_parallel_tasks
+        mp.setenv("PYTHONPATH", os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]))
+        with distributed.LocalCluster(
+            n_workers=2,
+            threads_per_worker=1,
+            processes=True,
+            dashboard_address=":0",
+            silence_logs=50,
+        ) as c:
+            yield c
+
+
+def test_dask_local_cluster(tmp_path, cluster):
+    res = run(
+        square,
+        grid(),
+        tmp_path / "out",
+        tmp_path / "log",
+        scheduler=cluster.scheduler_address,
+        progress=False,
+    )
     check_results(res, 4)
     assert os.getpid() not in {int(res.load(k).attrs["pid"]) for k in res.keys}
     assert res.computed == res.keys
@@ -119,6 +142,142 @@ def test_bad_scheduler_address(tmp_path, monkeypatch, address):
     with pytest.raises(EmbedcausalError, match=f"cannot reach the Dask scheduler at '{address}'"):
         run(square, grid(1), tmp_path / "out", tmp_path / "log", scheduler=address, progress=False)
     assert calls(tmp_path / "log") == []
+    assert not (tmp_path / "out").exists()  # nothing left that blocks a plain rerun
+    res = run(square, grid(1), tmp_path / "out", tmp_path / "log", progress=False)
+    assert res.computed == ["x0"]
+
+
+def test_failure_before_the_first_point_leaves_a_directory_as_found(tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel, "DASK_CONNECT_TIMEOUT", 1.0)
+    out = tmp_path / "sweep" / "grid"  # a caller's directory and one run_grid would create
+    out.parent.mkdir()
+    (out.parent / "notes.txt").write_text("the caller's file")
+    with pytest.raises(EmbedcausalError, match="cannot reach the Dask scheduler"):
+        run(square, grid(2), out, tmp_path / "log", scheduler="tcp://127.0.0.1:9", progress=False)
+    assert sorted(p.name for p in out.parent.iterdir()) == ["notes.txt"]
+    out.mkdir()  # an existing, empty grid directory stays empty
+    with pytest.raises(EmbedcausalError, match="cannot reach the Dask scheduler"):
+        run(square, grid(2), out, tmp_path / "log", scheduler="tcp://127.0.0.1:9", progress=False)
+    assert list(out.iterdir()) == []
+
+
+# --------------------------------------------------------------------------- any context object
+
+
+def unpicklers(log: Path) -> list[int]:
+    """The pid of every unpickling of a :class:`Design` (one file each)."""
+    return sorted(int(p.name.split("-")[1]) for p in log.glob("unpickled-*"))
+
+
+def check_scaled(res: GridResult, n: int, scale: float) -> dict[int, int]:
+    """Check the results of :func:`scaled`; return how many points each process ran."""
+    per_pid: dict[int, int] = {}
+    for i, key in enumerate(res.keys):
+        ds = res.load(key)
+        np.testing.assert_array_equal(ds["y"].values, np.full((2, 3), scale * i**2))
+        per_pid[int(ds.attrs["pid"])] = per_pid.get(int(ds.attrs["pid"]), 0) + 1
+    assert sum(per_pid.values()) == n
+    return per_pid
+
+
+def test_object_context_in_process_is_the_object_itself(tmp_path):
+    design = Design(tmp_path / "log", scale=3.0)
+    res = run_grid(scaled, grid(3), tmp_path / "out", context=design, fingerprint="d1")
+    assert check_scaled(res, 3, 3.0) == {os.getpid(): 3}
+    assert {int(res.load(k).attrs["context_id"]) for k in res.keys} == {id(design)}
+    assert unpicklers(tmp_path / "log") == []  # never pickled at all
+    saved = json.loads((tmp_path / "out" / "grid.json").read_text())
+    assert saved["context"] is None and saved["context_fingerprint"] == "d1"
+    assert saved["context_type"] == "_parallel_tasks.Design"
+
+
+def test_object_context_is_unpickled_once_per_worker_process(tmp_path):
+    design = Design(tmp_path / "log", scale=2.0, sleep=0.05)
+    res = run_grid(scaled, grid(8), tmp_path / "out", jobs=2, context=design, fingerprint="d1")
+    per_pid = check_scaled(res, 8, 2.0)
+    got = unpicklers(tmp_path / "log")
+    assert len(got) == len(set(got)) <= 2  # once in each worker process, never per point
+    assert set(per_pid) <= set(got) and os.getpid() not in got
+    assert max(per_pid.values()) > 1  # and a worker did reuse it for several points
+
+
+def test_object_context_reaches_each_dask_worker_once(tmp_path, cluster):
+    design = Design(tmp_path / "log", scale=2.0, sleep=0.05)
+    res = run_grid(
+        scaled,
+        grid(8),
+        tmp_path / "out",
+        scheduler=cluster.scheduler_address,
+        context=design,
+        fingerprint="d1",
+        progress=False,
+    )
+    per_pid = check_scaled(res, 8, 2.0)
+    got = unpicklers(tmp_path / "log")
+    assert len(got) == len(set(got)) <= 2
+    assert set(per_pid) <= set(got) and os.getpid() not in got
+    assert max(per_pid.values()) > 1
+
+
+def test_dict_context_with_dask_keeps_the_payload_convention(tmp_path, cluster):
+    res = run(
+        square,
+        grid(3),
+        tmp_path / "out",
+        tmp_path / "log",
+        scheduler=cluster.scheduler_address,
+        progress=False,
+        ctx={"sleep": 0.01},
+    )
+    check_results(res, 3)
+
+
+def test_object_context_needs_a_fingerprint_and_resume_checks_it(tmp_path):
+    out = tmp_path / "out"
+    with pytest.raises(EmbedcausalError, match=r"context is a Design, which is not JSON data"):
+        run_grid(scaled, grid(2), out, context=Design(tmp_path / "log", 1.0), progress=False)
+    assert not out.exists()
+    run_grid(scaled, grid(2), out, context=Design(tmp_path / "log", 1.0), fingerprint="v1")
+    (out / "points" / "x1.nc").unlink()
+    with pytest.raises(
+        EmbedcausalError, match=r"cannot resume: context fingerprint differs \('v1' before, 'v2'"
+    ):
+        run_grid(
+            scaled,
+            grid(2),
+            out,
+            context=Design(tmp_path / "log", 1.0),
+            fingerprint="v2",
+            resume=True,
+        )
+    res = run_grid(
+        scaled, grid(2), out, context=Design(tmp_path / "log", 1.0), fingerprint="v1", resume=True
+    )
+    assert res.computed == ["x1"] and res.skipped == ["x0"]
+
+
+def test_json_context_that_is_not_a_dict_is_passed_as_it_is(tmp_path):
+    res = run_grid(echo_context, grid(2), tmp_path / "out", context=[1.0, 2.0], progress=False)
+    np.testing.assert_array_equal(res.load("x1")["y"].values, [1.0, 2.0])
+    saved = json.loads((tmp_path / "out" / "grid.json").read_text())
+    assert saved["context"] == [1.0, 2.0] and saved["context_type"] == "builtins.list"
+    with pytest.raises(EmbedcausalError, match="cannot resume: the context differs"):
+        run_grid(echo_context, grid(2), tmp_path / "out", context=[3.0], resume=True)
+
+
+@pytest.mark.parametrize("scheduler", [None, "tcp://127.0.0.1:9"])
+def test_unpicklable_context_fails_before_the_first_point(tmp_path, scheduler):
+    import threading
+
+    class Holder:  # a local class holding a lock: neither pickle nor cloudpickle sends it
+        lock = None
+
+    holder = Holder()
+    holder.lock = threading.Lock()
+    out = tmp_path / "out"
+    with pytest.raises(EmbedcausalError, match=r"the context \(Holder\) cannot be sent to"):
+        run_grid(scaled, grid(2), out, jobs=2, scheduler=scheduler, context=holder, fingerprint="h")
+    assert not out.exists()
 
 
 # --------------------------------------------------------------------------- resume
@@ -196,7 +355,7 @@ def test_open_a_grid_directory(tmp_path):
 def test_failures_name_the_key_and_keep_the_rest(tmp_path):
     out, log = tmp_path / "out", tmp_path / "log"
     with pytest.raises(
-        EmbedcausalError,
+        RunError,
         match=r"^1 of 4 grid points failed: x2: ValueError: x must not be 2; rerun with resume",
     ):
         run(fail_on_two, grid(), out, log, progress=False)
@@ -260,6 +419,31 @@ def test_attributes_are_made_netcdf_safe(tmp_path):
 def test_bad_keys(key):
     with pytest.raises(EmbedcausalError, match=f"grid key {key!r} is not filesystem-safe"):
         GridPoint(key, {"x": 1})
+    with pytest.raises(EmbedcausalError, match="is 201 characters long; expected at most 200"):
+        GridPoint("k" * 201)
+
+
+def test_point_key_keeps_distinct_values_apart():
+    assert point_key(t=0.5, m=0.0, y=-1.25) == "t0.5_m0_y-1.25"
+    assert point_key("conf", t=0.1) != point_key("conf", t=0.1000001)
+    assert point_key("conf", t=0.1000001) == "conf_t0.1000001"
+    assert point_key(n=1e-7, big=1e16, i=np.int64(3), b=True, s="ab-1.2") == (
+        "n1e-07_big1e16_i3_btrue_sab-1.2"
+    )
+    assert point_key(v=float("nan"), w=float("-inf")) == "vnan_w-inf"
+    # every float reads back from its key: a sweep of close values never shares a file
+    values = [0.1, 0.1000001, 0.1 + 1e-17, 1 / 3, 2 / 3, 1e-300, 0.0, 123456789.125]
+    keys = [point_key("g", x=v) for v in values]
+    assert all(float(k[3:]) == v for k, v in zip(keys, values, strict=True))
+    assert len(set(keys)) == len({*values})
+    for k in keys:
+        GridPoint(k)
+    with pytest.raises(EmbedcausalError, match=r"point_key: s = 'a/b' \(str\); expected"):
+        point_key(s="a/b")
+    with pytest.raises(EmbedcausalError, match=r"point_key: v = None"):
+        point_key(v=None)
+    with pytest.raises(EmbedcausalError, match="not filesystem-safe"):
+        point_key("../up", x=1)
 
 
 def test_bad_arguments(tmp_path):
@@ -276,7 +460,14 @@ def test_bad_arguments(tmp_path):
         run_grid(square, [("x0", {"x": 0})], out)
     with pytest.raises(EmbedcausalError, match="cannot be sent to worker processes"):
         run_grid(lambda payload: square(payload), grid(2), out, jobs=2, progress=False)
+    with pytest.raises(EmbedcausalError, match=r"grid keys repeat: \['A', 'a'\].*ignoring case"):
+        run_grid(square, [GridPoint("a", {"x": 1}), GridPoint("A", {"x": 2})], out)
+    with pytest.raises(EmbedcausalError, match="points is GridPoint; expected a list"):
+        run_grid(square, GridPoint("a"), out)
+    with pytest.raises(EmbedcausalError, match="fingerprint = ''; expected a non-empty string"):
+        run_grid(square, grid(1), out, fingerprint="")
     assert not list((out / "points").glob("*.nc"))
+    assert not out.exists()  # a bad grid fails before it touches the disk
 
 
 def test_interactive_task_with_processes_is_refused_clearly(tmp_path):
@@ -313,6 +504,88 @@ def test_one_run_per_directory(tmp_path):
     assert calls(tmp_path / "log") == []
 
 
+def test_a_second_writer_fails_at_once(tmp_path):
+    out, log = tmp_path / "out", tmp_path / "log"
+    script = tmp_path / "sweep.py"
+    script.write_text(
+        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=1, resume=False, sleep=0.3)
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 60
+        while time.time() < deadline and not (out / "grid.json").exists():
+            time.sleep(0.02)
+        start = time.monotonic()
+        with pytest.raises(EmbedcausalError) as info:
+            run(square, grid(8), out, tmp_path / "log2", progress=False, resume=True)
+        assert time.monotonic() - start < 1.0
+        message = str(info.value)
+        assert message.startswith(f"{out}: another run_grid is writing to this directory")
+        assert "\n" not in message
+        assert calls(tmp_path / "log2") == []
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _with_ctrl_c(fn):
+    """Run ``fn`` with Python's default SIGINT handler (KeyboardInterrupt), whatever it was."""
+    old = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        return fn()
+    finally:
+        signal.signal(signal.SIGINT, old)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("task", [interrupt_on_two, sigint_self_on_two])
+def test_interrupted_point_is_never_written(tmp_path, jobs, task):
+    out, log = tmp_path / "out", tmp_path / "log"
+    if jobs == 2 and task is sigint_self_on_two:  # pool workers leave Ctrl-C to the parent
+        res = _with_ctrl_c(lambda: run(task, grid(), out, log, jobs=2, progress=False))
+        check_results(res, 4)
+        return
+    with pytest.raises(KeyboardInterrupt):
+        _with_ctrl_c(lambda: run(task, grid(), out, log, jobs=jobs, progress=False))
+    finished = {p.stem for p in (out / "points").glob("*.nc")}
+    assert "x2" not in finished and not (out / "failures.json").exists()
+    assert not list((out / "points").glob(".*"))  # no temporary file left either
+    if jobs == 1:
+        assert finished == {"x0", "x1"}
+    res = run(square, grid(), out, log, resume=True, progress=False)
+    assert set(res.computed) == {f"x{i}" for i in range(4)} - finished
+    check_results(res, 4)
+
+
+def test_a_ctrl_c_lost_inside_a_del_still_stops_the_grid(tmp_path, monkeypatch):
+    lost = []
+    monkeypatch.setattr(sys, "unraisablehook", lost.append)
+    out, log = tmp_path / "out", tmp_path / "log"
+    with pytest.raises(KeyboardInterrupt):
+        _with_ctrl_c(lambda: run(lose_ctrl_c_on_two, grid(), out, log, progress=False))
+    assert [type(u.exc_value) for u in lost] == [KeyboardInterrupt]  # Python did drop it
+    assert {p.stem for p in (out / "points").glob("*.nc")} == {"x0", "x1"}
+    res = run(square, grid(), out, log, resume=True, progress=False)
+    assert res.computed == ["x2", "x3"]
+    check_results(res, 4)
+
+
+def test_discard_removes_what_the_store_made_but_never_a_finished_point(tmp_path):
+    from embedcausal.parallel.store import GridStore
+
+    record = {"points": [["a", {}]], "context": {}}
+    with GridStore(tmp_path / "new" / "grid") as store:
+        store.prepare(record, resume=False)
+        store.discard()
+    assert not (tmp_path / "new").exists()
+    with GridStore(tmp_path / "kept") as store:
+        store.prepare(record, resume=False)
+        store.write_point("a", xr.Dataset({"y": ("i", [1.0])}))
+        store.discard()  # e.g. Ctrl-C just after the first file was moved into place
+    assert (tmp_path / "kept" / "points" / "a.nc").is_file()
+    assert (tmp_path / "kept" / "grid.json").is_file()
+
+
 def test_worker_cache_builds_once_and_retries_after_an_error():
     parallel.clear_worker_cache()
     built = []
@@ -332,14 +605,21 @@ def test_worker_cache_builds_once_and_retries_after_an_error():
 # --------------------------------------------------------------------------- interrupted runs
 
 SCRIPT = """
-import json, sys
+import json, signal, sys
+signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C raises KeyboardInterrupt
 sys.path.insert(0, {here!r})
 from _parallel_tasks import square
 from embedcausal.parallel import GridPoint, run_grid
 if __name__ == "__main__":
     pts = [GridPoint(f"x{{i}}", {{"x": i}}) for i in range(8)]
-    res = run_grid(square, pts, {out!r}, context={{"log": {log!r}, "sleep": 0.3}}, jobs={jobs},
-                   progress=False, resume={resume})
+    kw = dict(context={{"log": {log!r}, "sleep": {sleep}}}, progress=False, resume={resume})
+    if {jobs!r} == "dask":
+        from distributed import LocalCluster
+        with LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                          dashboard_address=":0", silence_logs=50) as cluster:
+            res = run_grid(square, pts, {out!r}, scheduler=cluster.scheduler_address, **kw)
+    else:
+        res = run_grid(square, pts, {out!r}, jobs={jobs!r}, **kw)
     print(json.dumps(res.computed))
 """
 
@@ -352,20 +632,64 @@ def _gone(pid: int) -> bool:
     return state in {"Z", "X"}
 
 
+def test_ctrl_c_while_the_pool_starts_stops_at_once(tmp_path):
+    out, log = tmp_path / "out", tmp_path / "log"
+    script = tmp_path / "sweep.py"
+    script.write_text(
+        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=2, resume=False, sleep=30)
+    )
+    proc = subprocess.Popen(
+        [sys.executable, str(script)],
+        start_new_session=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.time() + 60
+    while time.time() < deadline and not (out / "grid.json").exists():
+        time.sleep(0.01)
+    time.sleep(0.2)  # the pool's processes are still starting
+    start = time.monotonic()
+    os.kill(proc.pid, signal.SIGINT)
+    try:
+        _, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:  # our own sweep: do not leave it running
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    assert "KeyboardInterrupt" in err
+    assert time.monotonic() - start < 10  # not after a 30 s point
+    assert not out.exists()  # nothing finished: the directory it created is gone
+
+
 @pytest.mark.parametrize(
     ("sig", "jobs", "whole_group"),
     [
         (signal.SIGKILL, 1, True),  # killed run
         (signal.SIGINT, 2, True),  # Ctrl-C in a terminal: the whole foreground group
         (signal.SIGKILL, 2, False),  # killed parent: its pool workers must not run on
+        (signal.SIGINT, 1, True),  # Ctrl-C while a task runs in this process
+        (signal.SIGINT, "dask", False),  # Ctrl-C in the process that submits to a cluster
     ],
-    ids=["sigkill-in-process", "ctrl-c-pool", "killed-parent-pool"],
+    ids=[
+        "sigkill-in-process",
+        "ctrl-c-pool",
+        "killed-parent-pool",
+        "ctrl-c-in-process",
+        "ctrl-c-dask",
+    ],
 )
 def test_interrupted_run_resumes_only_missing_points(tmp_path, sig, jobs, whole_group):
+    sleep = 0.3
+    if jobs == "dask":
+        pytest.importorskip("distributed")
+        sleep = 0.6  # results come back in bursts: leave Ctrl-C a margin on a busy machine
     out, log = tmp_path / "out", tmp_path / "log"
     script = tmp_path / "sweep.py"
     script.write_text(
-        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=jobs, resume=False)
+        SCRIPT.format(
+            here=str(HERE), out=str(out), log=str(log), jobs=jobs, resume=False, sleep=sleep
+        )
     )
     proc = subprocess.Popen(
         [sys.executable, str(script)],
@@ -399,7 +723,7 @@ def test_interrupted_run_resumes_only_missing_points(tmp_path, sig, jobs, whole_
             ds.load()
 
     script.write_text(
-        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=1, resume=True)
+        SCRIPT.format(here=str(HERE), out=str(out), log=str(log), jobs=1, resume=True, sleep=sleep)
     )
     done = subprocess.run([sys.executable, str(script)], check=True, capture_output=True, text=True)
     missing = [f"x{i}" for i in range(8) if f"x{i}" not in finished]

@@ -47,6 +47,10 @@ def test_grid_keys_are_unique_and_safe():
     keys = [p.key for p in pts]
     assert len(set(keys)) == 6 and all("/" not in k for k in keys)
     assert pts[0].params == {"on_treatment": 0.0, "on_mediator": 0.0, "on_outcome": 0.0}
+    assert keys[:2] == ["t0_m0_y0", "t0_m0_y1.25"] and keys[-1] == "t-1_m0_y1.25"
+    # strengths that differ beyond the 6 digits of f"{x:g}" get files of their own
+    close = grid_points([0.1, 0.1000001], [0], [0])
+    assert len({p.key for p in close}) == 2
 
 
 def test_naive_effect_explained_by_true_confounder(disposition, tmp_path):

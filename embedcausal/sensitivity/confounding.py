@@ -40,7 +40,7 @@ from embedcausal.errors import EmbedcausalError
 from embedcausal.files import atomic_write
 from embedcausal.fit import adjustment_for, diagnose, identification_for, sample_model
 from embedcausal.models import build_model, structure
-from embedcausal.parallel import GridPoint, run_grid, worker_cache
+from embedcausal.parallel import GridPoint, point_key, run_grid, worker_cache
 from embedcausal.spec import ModelSpec
 
 AXES = ("on_treatment", "on_mediator", "on_outcome")
@@ -49,10 +49,14 @@ AXES = ("on_treatment", "on_mediator", "on_outcome")
 def grid_points(
     on_treatment: Sequence[float], on_mediator: Sequence[float], on_outcome: Sequence[float]
 ) -> list[GridPoint]:
-    """The Cartesian grid of strengths, one :class:`GridPoint` per combination."""
+    """The Cartesian grid of strengths, one :class:`GridPoint` per combination.
+
+    Keys name the strengths exactly (:func:`~embedcausal.parallel.point_key`), e.g.
+    ``t0.5_m0_y-1``: two strengths that differ, however little, never share a file.
+    """
     points = []
     for gt, gm, gy in itertools.product(on_treatment, on_mediator, on_outcome):
-        key = f"t{float(gt):g}_m{float(gm):g}_y{float(gy):g}".replace("-", "n")
+        key = point_key(t=float(gt), m=float(gm), y=float(gy))
         points.append(
             GridPoint(
                 key, {"on_treatment": float(gt), "on_mediator": float(gm), "on_outcome": float(gy)}
