@@ -51,7 +51,7 @@ _EXPORTS = {
     "Simulation": "embedcausal.simulation",
     # models, fitting, effects
     "build_model": "embedcausal.models",
-    "plan_part": "embedcausal.models",
+    "plan_part": "embedcausal.geometry",
     "fit": "embedcausal.fitting",
     "sample": "embedcausal.fitting",
     "Run": "embedcausal.runs",

@@ -40,11 +40,11 @@ import xarray as xr
 from embedcausal.plan import Design, design
 from embedcausal.diagnostics import diagnose
 from embedcausal.errors import EmbedcausalError
+from embedcausal.geometry import plan_part
 from embedcausal.models import (
     CONFOUNDER_PARAMS,
     build_model,
     linear_predictor,
-    plan_part,
     vectorized_function,
 )
 from embedcausal.runs import Run, package_versions
@@ -108,14 +108,7 @@ def structure_key(design: Design, part: str, confounder: bool) -> str:
         "priors": {k: str(v) for k, v in spec.priors.items()},
         "roles": [d.treatment, d.mediator, d.outcome],
         "predictors": [[p.name, p.part] for p in d.y_predictors + d.m_predictors],
-        "plans": [
-            [
-                [(g.name, g.centered, g.parent, g.predictors, g.intercept) for g in pl.groups],
-                pl.row,
-                pl.slopes,
-            ]
-            for pl in plans
-        ],
+        "plans": [pl.key() for pl in plans],
         "sizes": {k: len(v) for k, v in d.coords.items()},
         "nested": d.nested,
         "data": d.data_hash,
@@ -184,6 +177,7 @@ def _sample_part(model, spec: ModelSpec, *, key: str, seed: int, progress: bool,
                 progress_bar=progress,
                 target_accept=s.target_accept,
                 save_warmup=s.save_warmup,
+                adaptation=s.adaptation,
             )
         return trace
     import pymc as pm

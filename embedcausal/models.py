@@ -14,19 +14,9 @@ continuous ones scaled) inside the model (:mod:`embedcausal.prepared`).
 
 Geometry
 --------
-How each part's varying intercepts are parameterised is planned per part and grouping
-(:func:`plan_part`), because it decides how well NUTS mixes (``docs/performance.md``):
-
-* **centred** (``a_g ~ Normal(μ_g, σ_g)``) when the data inform each group's effect more than
-  its prior does — the *information ratio* ``n̄·σ̂²_between / σ̂²_within`` of the part's OLS
-  residuals exceeds 1 — otherwise **non-centred** with a sum-to-zero ``z`` (``a_g = μ_g +
-  σ_g·z_g``), so the intercept does not trade off against the mean of the effects;
-* **hierarchical centring**: a predictor that is constant within a centred grouping (a
-  country-level covariate, the between part of a within/between split) enters that grouping's
-  mean ``μ_g`` instead of every row, and the intercept enters the mean of the centred grouping
-  with the fewest levels; a nested grouping's mean holds its parent's effect.
-
-``model.parameterization`` in the model file overrides the choice per grouping.
+How each part's varying intercepts are parameterised — centred or not, level by level, and
+which terms enter a grouping's mean — is planned by :func:`embedcausal.geometry.plan_part`
+(see that module for the rules and ``docs/performance.md`` for the measurements).
 
 Named quantities (prefix ``y`` or ``m``): ``{p}_beta`` (dims ``{p}_term``: every predictor, on
 the standardised scale), ``{p}_intercept`` (on the data's scale: predictors at 0, group
@@ -36,220 +26,30 @@ on the linear-predictor scale).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.transforms import Transform
 
 from embedcausal.errors import EmbedcausalError
-from embedcausal.prepared import COUNT_FAMILIES, Predictor, mediator_transform
+from embedcausal.geometry import (
+    PREFIX,
+    GroupPlan,
+    LevelRotation,
+    Part,
+    PartPlan,
+    _first_rows,
+    level_means,
+    plan_part,
+)
+from embedcausal.prepared import COUNT_FAMILIES, mediator_transform
 
 if TYPE_CHECKING:
     from embedcausal.plan import Design
 
 CONFOUNDER_PARAMS = ("conf_on_treatment", "conf_on_mediator", "conf_on_outcome")
-#: information ratio above which a grouping is centred (``model.parameterization = "auto"``)
-CENTER_ABOVE = 1.0
-Part = Literal["outcome", "mediator"]
-PREFIX = {"outcome": "y", "mediator": "m"}
-
-
-# --------------------------------------------------------------------------- the plan
-@dataclass(frozen=True)
-class GroupPlan:
-    """How one grouping's effects are parameterised in one part."""
-
-    name: str
-    centered: bool
-    parent: str | None
-    predictors: tuple[str, ...]
-    intercept: bool
-    info: float
-
-
-@dataclass(frozen=True)
-class PartPlan:
-    """The terms of one part's linear predictor (see the module docstring)."""
-
-    prefix: str
-    predictors: tuple[Predictor, ...]
-    row: tuple[str, ...]
-    groups: tuple[GroupPlan, ...]
-    slopes: tuple[tuple[str, str], ...]
-
-    @property
-    def leaves(self) -> tuple[str, ...]:
-        """Groupings whose effects enter the rows (a parent enters through its children)."""
-        parents = {g.parent for g in self.groups}
-        return tuple(g.name for g in self.groups if g.name not in parents)
-
-    def describe(self) -> str:
-        """One line per grouping: parameterisation, information ratio, group-level terms."""
-        out = []
-        for g in self.groups:
-            how = "centred" if g.centered else "non-centred (sum-to-zero)"
-            extra = [*(["intercept"] if g.intercept else []), *g.predictors]
-            terms = f"; mean holds {', '.join(extra)}" if extra else ""
-            out.append(f"{self.prefix}: {g.name}: {how}, information ratio {g.info:.2f}{terms}")
-        return "\n".join(out)
-
-
-def _groupings(varying: list[str]) -> list[tuple[str, str | None]]:
-    """(grouping, parent) in order, parents first: ``["region/country"]`` -> region, country."""
-    out: dict[str, str | None] = {}
-    for item in varying:
-        parts = item.split("/")
-        if len(parts) == 2:
-            out.setdefault(parts[0], None)
-            out[parts[1]] = parts[0]
-        else:
-            out.setdefault(parts[0], None)
-    return list(out.items())
-
-
-def _constant_within(x: np.ndarray, codes: np.ndarray, n: int) -> bool:
-    lo = np.full(n, np.inf)
-    hi = np.full(n, -np.inf)
-    np.minimum.at(lo, codes, x)
-    np.maximum.at(hi, codes, x)
-    return bool(np.all(hi - lo <= 1e-9 * (1.0 + np.abs(hi))))
-
-
-def information_ratio(resid: np.ndarray, codes: np.ndarray, n_levels: int) -> float:
-    """``n̄·σ̂²_b / σ̂²_w``: how much more the data say about a group's effect than its prior.
-
-    ``σ̂²_b`` is the method-of-moments between-group variance of ``resid`` (variance of the
-    group means less the sampling noise of a mean), ``σ̂²_w`` the pooled within-group variance
-    and ``n̄`` the mean group size.
-    """
-    counts = np.bincount(codes, minlength=n_levels).astype(float)
-    keep = counts > 0
-    sums = np.bincount(codes, weights=resid, minlength=n_levels)
-    means = np.where(keep, sums / np.maximum(counts, 1), 0.0)
-    within = float(np.sum((resid - means[codes]) ** 2)) / max(len(resid) - keep.sum(), 1)
-    if within <= 0:
-        return np.inf
-    between = float(np.var(means[keep])) - within * float(np.mean(1.0 / counts[keep]))
-    return max(between, 0.0) * float(np.mean(counts[keep])) / within
-
-
-def _residuals(target: np.ndarray, X: np.ndarray) -> np.ndarray:
-    A = np.column_stack([np.ones(len(target)), X]) if X.size else np.ones((len(target), 1))
-    coef, *_ = np.linalg.lstsq(A, target, rcond=None)
-    return target - A @ coef
-
-
-def _choice(design: Design, part: Part, grouping: str) -> str:
-    m = design.spec.model
-    if part == "mediator" and m.mediator_centered:
-        return "centered"
-    p = m.parameterization
-    return p if isinstance(p, str) else p.get(grouping, "auto")
-
-
-def plan_part(design: Design, part: Part) -> PartPlan:
-    """Plan a part's terms and the parameterisation of its varying intercepts.
-
-    Parameters
-    ----------
-    design : Design
-    part : {"outcome", "mediator"}
-
-    Returns
-    -------
-    PartPlan
-    """
-    d = design.data
-    spec = design.spec
-    prefix = PREFIX[part]
-    preds = tuple(d.y_predictors if part == "outcome" else d.m_predictors)
-    X = np.column_stack([d.column(p) for p in preds]) if preds else np.zeros((d.n_obs, 0))
-    if part == "outcome":
-        target = d.y.astype(float)
-    else:
-        target = np.asarray(d.transformed(d.mediator), dtype=float)
-    resid = _residuals(target, X)
-    groups = _groupings(spec.model.varying)
-    centered: dict[str, bool] = {}
-    info: dict[str, float] = {}
-    for g, parent in groups:
-        r = resid
-        if parent is not None:  # the child's ratio is about deviations from its parent
-            n_p = len(d.coords[parent])
-            means = np.bincount(d.group_codes[parent], weights=resid, minlength=n_p)
-            means /= np.maximum(np.bincount(d.group_codes[parent], minlength=n_p), 1)
-            r = resid - means[d.group_codes[parent]]
-        info[g] = information_ratio(r, d.group_codes[g], len(d.coords[g]))
-        how = _choice(design, part, g)
-        centered[g] = info[g] > CENTER_ABOVE if how == "auto" else how == "centered"
-    # hierarchical centring: a predictor constant within a centred grouping moves to its mean
-    home: dict[str, str] = {}
-    by_size = sorted((g for g, _ in groups if centered[g]), key=lambda g: len(d.coords[g]))
-    for j, p in enumerate(preds):
-        if p.node in (d.treatment, d.mediator) and p.part != "between":
-            continue  # intervened on row by row: stays a row-level term
-        for g in by_size:
-            if _constant_within(X[:, j], d.group_codes[g], len(d.coords[g])):
-                home[p.name] = g
-                break
-    slopes = []
-    if part == "outcome":
-        for node, g in spec.model.varying_slopes.items():
-            slopes += [(p.name, g) for p in preds if p.node == node and p.part != "between"]
-    slope_names = {s for s, _ in slopes}
-    for s in slope_names:
-        home.pop(s, None)
-    intercept = by_size[0] if by_size else None
-    plans = tuple(
-        GroupPlan(
-            name=g,
-            centered=centered[g],
-            parent=parent,
-            predictors=tuple(p.name for p in preds if home.get(p.name) == g),
-            intercept=g == intercept,
-            info=info[g],
-        )
-        for g, parent in groups
-    )
-    row = tuple(p.name for p in preds if p.name not in home)
-    return PartPlan(prefix, preds, row, plans, tuple(slopes))
-
-
-# --------------------------------------------------------------------------- geometry
-class LevelRotation(Transform):
-    """An orthogonal change of coordinates of a vector that gives its level its own axis.
-
-    The sampler sees ``u = P·a`` with ``P`` the Householder reflection that maps the first
-    axis onto ``1/√n``: ``u[0] = √n·mean(a)`` and the other coordinates are contrasts. In a
-    crossed model the data pin the *sum* of a grouping's common level and the others' (and the
-    intercept), not each level, so the levels drift together: with the level on one axis a
-    diagonal mass matrix can give it its own scale, instead of every element carrying the
-    drift. ``P`` is its own inverse and ``|det P| = 1``, so the prior is unchanged.
-    """
-
-    name = "level_rotation"
-    ndim_supp = 1
-    __props__ = ()
-
-    @staticmethod
-    def _reflect(value):
-        n = value.shape[-1].astype("float64")
-        w = pt.zeros_like(value[..., :1]) - 1.0 / pt.sqrt(n) + pt.zeros_like(value)
-        w = pt.set_subtensor(w[..., 0], w[..., 0] + 1.0)
-        w = w / pt.sqrt((w * w).sum(-1, keepdims=True))
-        return value - 2.0 * w * (w * value).sum(-1, keepdims=True)
-
-    def forward(self, value, *inputs):
-        return self._reflect(value)
-
-    def backward(self, value, *inputs):
-        return self._reflect(value)
-
-    def log_jac_det(self, value, *inputs):
-        return pt.zeros_like(value.sum(-1))
+__all__ = ["CONFOUNDER_PARAMS", "bernoulli_logit", "build_model", "linear_predictor", "plan_part"]
 
 
 # --------------------------------------------------------------------------- likelihoods
@@ -302,16 +102,40 @@ def _columns(design: Design, plan: PartPlan, nodes: dict) -> dict[str, object]:
     return out
 
 
-def _first_rows(codes: np.ndarray, n: int) -> np.ndarray:
-    """Index of the first row of each of ``n`` levels."""
-    first = np.zeros(n, dtype=np.int64)
-    order = np.arange(len(codes))[::-1]
-    first[codes[order]] = order
-    return first
+def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
+    """Effects ``a`` of one grouping and their deviations from the mean, per the plan."""
+    model = pm.modelcontext(None)
+    cen = np.asarray(g.centered, dtype=bool)
+    if cen.all() and g.zero_sum and not g.predictors:
+        # no intercept and no terms in its mean: its level is fixed at zero
+        e = pm.ZeroSumNormal(f"{p}_a_{g.name}", sigma=sigma, dims=g.name)
+        return mu + e, e
+    if cen.all():
+        a = pm.Normal(f"{p}_a_{g.name}", mu=mu, sigma=sigma, dims=g.name, transform=LevelRotation())
+        return a, a - mu
+    if not cen.any():
+        z = pm.ZeroSumNormal(f"{p}_z_{g.name}", sigma=1.0, dims=g.name)
+        return mu + sigma * z, sigma * z
+    C, N = np.flatnonzero(cen), np.flatnonzero(~cen)
+    model.add_coord(f"{p}_{g.name}_centred", levels[C])
+    model.add_coord(f"{p}_{g.name}_noncentred", levels[N])
+    mu = mu + pt.zeros(len(levels))
+    a_c = pm.Normal(
+        f"{p}_a_{g.name}",
+        mu=mu[C],
+        sigma=sigma,
+        dims=f"{p}_{g.name}_centred",
+        transform=LevelRotation(),
+    )
+    z = pm.Normal(f"{p}_z_{g.name}", 0.0, 1.0, dims=f"{p}_{g.name}_noncentred")
+    a = pt.set_subtensor(pt.zeros(len(levels))[C], a_c)
+    a = pt.set_subtensor(a[N], mu[N] + sigma * z)
+    return a, a - mu
 
 
 def _linear(design: Design, plan: PartPlan, nodes: dict):
     """Build one part's parameters and return its linear predictor."""
+    d = design.data
     priors = design.spec.priors
     model = pm.modelcontext(None)
     p = plan.prefix
@@ -321,6 +145,7 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
     alpha = priors["intercept"].to_pymc(f"{p}_b0")
     betas: dict[str, object] = {}
     split = len(plan.row) != len(names)
+    terms = []  # (row columns, their coefficients)
     if plan.row:
         if split:
             model.add_coord(f"{p}_row_term", list(plan.row))
@@ -328,34 +153,37 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
         else:
             b = priors["beta"].to_pymc(f"{p}_beta", dims=f"{p}_term")
         betas.update({n: b[i] for i, n in enumerate(plan.row)})
-        eta = pt.dot(pt.stack([cols[n] for n in plan.row], axis=1), b)
-    else:
-        eta = pt.zeros_like(nodes[f"{plan.groups[0].name}__code"], dtype="float64")
+        terms.append(([cols[n] for n in plan.row], b))
     if not any(g.intercept for g in plan.groups):
-        eta = eta + alpha
+        level = alpha
+    else:
+        level = 0.0
     effects: dict[str, object] = {}
     for g in plan.groups:
         sigma = priors["sigma"].to_pymc(f"{p}_sigma_{g.name}")
         mu = alpha if g.intercept else 0.0
         if g.predictors:
+            # β·x̄_g in the grouping's mean, β·(x − x̄_g) on the rows: one coefficient
             model.add_coord(f"{p}_{g.name}_term", list(g.predictors))
             bg = priors["beta"].to_pymc(f"{p}_beta_{g.name}", dims=f"{p}_{g.name}_term")
             betas.update({n: bg[i] for i, n in enumerate(g.predictors)})
-            first = nodes[f"{g.name}__first"]
-            mu = mu + pt.dot(pt.stack([cols[n][first] for n in g.predictors], axis=1), bg)
+            X = np.column_stack([d.column(q) for q in plan.predictors if q.name in g.predictors])
+            means = pm.Data(
+                f"{p}_{g.name}__means",
+                level_means(X, d.group_codes[g.name], len(d.coords[g.name])),
+                dims=(g.name, f"{p}_{g.name}_term"),
+            )
+            mu = mu + pt.dot(means, bg)
+            code = nodes[f"{g.name}__code"]
+            terms.append(([cols[n] - means[code, i] for i, n in enumerate(g.predictors)], bg))
         if g.parent is not None:
             mu = mu + effects[g.parent][nodes[f"{g.name}__parent"]]
-        if g.centered:
-            a = pm.Normal(
-                f"{p}_a_{g.name}", mu=mu, sigma=sigma, dims=g.name, transform=LevelRotation()
-            )
-            dev = a - mu
-        else:
-            z = pm.ZeroSumNormal(f"{p}_z_{g.name}", sigma=1.0, dims=g.name)
-            dev = sigma * z
-            a = mu + dev
+        a, dev = _group_effects(p, g, mu, sigma, d.coords[g.name])
         pm.Deterministic(f"{p}_{g.name}", dev, dims=g.name)
         effects[g.name] = a
+    eta = level + sum(pt.dot(pt.stack(c, axis=1), b) for c, b in terms) if terms else level
+    if not terms:
+        eta = eta + pt.zeros_like(nodes[f"{plan.groups[0].name}__code"], dtype="float64")
     for g in plan.leaves:
         eta = eta + effects[g][nodes[f"{g}__code"]]
     for pname, g in plan.slopes:
@@ -431,7 +259,6 @@ def build_model(
         for g, codes in d.group_codes.items():
             n_g = len(d.coords[g])
             nodes[f"{g}__code"] = pm.Data(f"{g}__code", codes, dims="obs")
-            nodes[f"{g}__first"] = pm.Data(f"{g}__first", _first_rows(codes, n_g), dims=g)
         for inner, outer in d.nested.items():
             parent = d.group_codes[outer][_first_rows(d.group_codes[inner], len(d.coords[inner]))]
             nodes[f"{inner}__parent"] = pm.Data(f"{inner}__parent", parent, dims=inner)

@@ -137,6 +137,7 @@ class SamplerSection(_Strict):
     seed: int = Field(20201, ge=0)
     target_accept: float = Field(0.8, gt=0, lt=1)
     save_warmup: bool = False
+    adaptation: Literal["diag", "low_rank"] = "diag"
 
 
 class ConfounderSweep(_Strict):
