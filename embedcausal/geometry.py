@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 CENTER_ABOVE = 1.0
 #: share of a predictor's variance between the levels above which it enters their mean
 SPLIT_ABOVE = 0.5
+#: levels a grouping needs per coefficient (and intercept) before its mean holds predictors
+MIN_LEVELS_PER_TERM = 4
 Part = Literal["outcome", "mediator"]
 PREFIX = {"outcome": "y", "mediator": "m"}
 
@@ -213,13 +215,17 @@ def level_information(
     if offset is not None:
         parent = np.bincount(codes, weights=offset, minlength=n_levels) / np.maximum(cnt, 1)
         eta = eta - parent
-    w = np.where(keep, info, 0.0)
+    # DerSimonian–Laird: the between-level variance from inverse-variance weighted residuals,
+    # so that levels the data say little about (a country that never took part) do not
+    # drown it in their sampling noise
+    w = np.where(keep, np.maximum(info, 1e-12), 0.0)
     A = np.column_stack([np.ones(n_levels), X_levels]) if X_levels.size else np.ones((n_levels, 1))
     sw = np.sqrt(w)
     coef, *_ = np.linalg.lstsq(A * sw[:, None], eta * sw, rcond=None)
-    dev = (eta - A @ coef)[keep]
-    noise = float(np.mean(1.0 / np.maximum(info[keep], 1e-12)))
-    sigma2 = max(float(np.var(dev)) - noise, 0.0)
+    q = float(np.sum(w * (eta - A @ coef) ** 2))
+    dof = int(keep.sum()) - A.shape[1]
+    denom = float(w.sum() - (w**2).sum() / w.sum()) if w.sum() > 0 else 0.0
+    sigma2 = max((q - dof) / denom, 0.0) if denom > 0 and dof > 0 else 0.0
     return eta, info, sigma2
 
 
@@ -298,7 +304,9 @@ def plan_part(design: Design, part: Part) -> PartPlan:
     # centred grouping enters its mean (its group means there, the remainder on the rows)
     home: dict[str, str] = {}
     for j, p in enumerate(preds):
-        best = max(by_size, key=lambda g: between[g][j], default=None)
+        # a regression on the level effects needs many more levels than coefficients
+        able = [g for g in by_size if len(d.coords[g]) >= MIN_LEVELS_PER_TERM * (1 + len(preds))]
+        best = max(able, key=lambda g: between[g][j], default=None)
         if best is not None and between[best][j] >= SPLIT_ABOVE:
             home[p.name] = best
     slopes = []
@@ -309,7 +317,8 @@ def plan_part(design: Design, part: Part) -> PartPlan:
         home.pop(s, None)
     # the intercept goes where the prior pins the level least (largest σ̂/√n): the levels of the
     # other groupings then drift least against it
-    intercept = max(mostly, key=lambda g: spread[g], default=None)
+    many = [g for g in mostly if len(d.coords[g]) >= MIN_LEVELS_PER_TERM]
+    intercept = max(many, key=lambda g: spread[g], default=None)
     plans = tuple(
         GroupPlan(
             name=g,

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
+from pymc.distributions.transforms import ZeroSumTransform
 
 from embedcausal.errors import EmbedcausalError
 from embedcausal.geometry import (
@@ -102,14 +103,38 @@ def _columns(design: Design, plan: PartPlan, nodes: dict) -> dict[str, object]:
     return out
 
 
+def _zero_sum_normal_logp(value, mu, sigma):
+    """Normal(mu, sigma) on the vectors summing to zero (``mu`` sums to zero)."""
+    n = value.shape[-1].astype("float64")
+    dens = -0.5 * ((value - mu) / sigma) ** 2 - (0.5 * np.log(2 * np.pi) + pt.log(sigma)) * (
+        (n - 1) / n
+    )
+    return dens.sum(-1)
+
+
+def _zero_sum_normal_dist(mu, sigma, size):
+    return pm.ZeroSumNormal.dist(sigma=sigma, shape=(mu.shape[-1],)) + mu
+
+
 def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
     """Effects ``a`` of one grouping and their deviations from the mean, per the plan."""
     model = pm.modelcontext(None)
     cen = np.asarray(g.centered, dtype=bool)
-    if cen.all() and g.zero_sum and not g.predictors:
-        # no intercept and no terms in its mean: its level is fixed at zero
-        e = pm.ZeroSumNormal(f"{p}_a_{g.name}", sigma=sigma, dims=g.name)
-        return mu + e, e
+    if cen.all() and g.zero_sum:
+        # no intercept in its mean, whose terms are centred: the effects sum to zero, so the
+        # grouping's level cannot drift against the intercept; ``a`` itself is sampled, so the
+        # coefficients of its mean stay apart from it (hierarchical centring)
+        a = pm.CustomDist(
+            f"{p}_a_{g.name}",
+            mu + pt.zeros(len(levels)),
+            sigma,
+            dist=_zero_sum_normal_dist,
+            logp=_zero_sum_normal_logp,
+            signature="(n),()->(n)",
+            transform=ZeroSumTransform([-1]),
+            dims=g.name,
+        )
+        return a, a - mu
     if cen.all():
         a = pm.Normal(f"{p}_a_{g.name}", mu=mu, sigma=sigma, dims=g.name, transform=LevelRotation())
         return a, a - mu
@@ -120,13 +145,26 @@ def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
     model.add_coord(f"{p}_{g.name}_centred", levels[C])
     model.add_coord(f"{p}_{g.name}_noncentred", levels[N])
     mu = mu + pt.zeros(len(levels))
-    a_c = pm.Normal(
-        f"{p}_a_{g.name}",
-        mu=mu[C],
-        sigma=sigma,
-        dims=f"{p}_{g.name}_centred",
-        transform=LevelRotation(),
-    )
+    if g.zero_sum:  # as above, for the centred levels (the others' level is pinned by z's prior)
+        a_c = pm.CustomDist(
+            f"{p}_a_{g.name}",
+            mu[C] - mu[C].mean(),
+            sigma,
+            dist=_zero_sum_normal_dist,
+            logp=_zero_sum_normal_logp,
+            signature="(n),()->(n)",
+            transform=ZeroSumTransform([-1]),
+            dims=f"{p}_{g.name}_centred",
+        )
+        a_c = a_c + mu[C].mean()
+    else:
+        a_c = pm.Normal(
+            f"{p}_a_{g.name}",
+            mu=mu[C],
+            sigma=sigma,
+            dims=f"{p}_{g.name}_centred",
+            transform=LevelRotation(),
+        )
     z = pm.Normal(f"{p}_z_{g.name}", 0.0, 1.0, dims=f"{p}_{g.name}_noncentred")
     a = pt.set_subtensor(pt.zeros(len(levels))[C], a_c)
     a = pt.set_subtensor(a[N], mu[N] + sigma * z)
@@ -154,10 +192,7 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
             b = priors["beta"].to_pymc(f"{p}_beta", dims=f"{p}_term")
         betas.update({n: b[i] for i, n in enumerate(plan.row)})
         terms.append(([cols[n] for n in plan.row], b))
-    if not any(g.intercept for g in plan.groups):
-        level = alpha
-    else:
-        level = 0.0
+    level = 0.0 if any(g.intercept for g in plan.groups) else alpha
     effects: dict[str, object] = {}
     for g in plan.groups:
         sigma = priors["sigma"].to_pymc(f"{p}_sigma_{g.name}")
@@ -168,11 +203,10 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
             bg = priors["beta"].to_pymc(f"{p}_beta_{g.name}", dims=f"{p}_{g.name}_term")
             betas.update({n: bg[i] for i, n in enumerate(g.predictors)})
             X = np.column_stack([d.column(q) for q in plan.predictors if q.name in g.predictors])
-            means = pm.Data(
-                f"{p}_{g.name}__means",
-                level_means(X, d.group_codes[g.name], len(d.coords[g.name])),
-                dims=(g.name, f"{p}_{g.name}_term"),
-            )
+            lm = level_means(X, d.group_codes[g.name], len(d.coords[g.name]))
+            if g.zero_sum:
+                lm = lm - lm.mean(axis=0)  # its effects sum to zero: so does its mean
+            means = pm.Data(f"{p}_{g.name}__means", lm, dims=(g.name, f"{p}_{g.name}_term"))
             mu = mu + pt.dot(means, bg)
             code = nodes[f"{g.name}__code"]
             terms.append(([cols[n] - means[code, i] for i, n in enumerate(g.predictors)], bg))
@@ -257,7 +291,6 @@ def build_model(
         for node, gm in d.group_means.items():
             nodes[f"{node}__group_mean"] = pm.Data(f"{node}__group_mean", gm, dims="obs")
         for g, codes in d.group_codes.items():
-            n_g = len(d.coords[g])
             nodes[f"{g}__code"] = pm.Data(f"{g}__code", codes, dims="obs")
         for inner, outer in d.nested.items():
             parent = d.group_codes[outer][_first_rows(d.group_codes[inner], len(d.coords[inner]))]
