@@ -328,7 +328,8 @@ def fit_bambi(frame: pd.DataFrame, s: Settings, workdir: Path) -> Fitted:
 
     ``inference_method="nutpie"`` (Bambi passes it to ``pm.sample(nuts_sampler=...)``),
     Bambi's defaults as a user gets them (predictors centred internally, group-specific
-    intercepts non-centred), priors set to embedcausal's. Draws of both models are pooled (prefixes ``m:`` and ``y:``).
+    intercepts non-centred), priors set to embedcausal's. Draws of both models are pooled
+    (prefixes ``m:`` and ``y:``).
     """
     import bambi as bmb
 

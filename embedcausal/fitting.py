@@ -37,7 +37,6 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from embedcausal.plan import Design, design
 from embedcausal.diagnostics import diagnose
 from embedcausal.errors import EmbedcausalError
 from embedcausal.geometry import plan_part
@@ -47,6 +46,7 @@ from embedcausal.models import (
     linear_predictor,
     vectorized_function,
 )
+from embedcausal.plan import Design, design
 from embedcausal.runs import Run, package_versions
 from embedcausal.spec import ModelSpec
 
@@ -147,9 +147,9 @@ def compiled_nutpie(model, key: str, *, swappable: tuple[str, ...] = ()):
             _COMPILED.popitem(last=False)
         return cached
     _COMPILED.move_to_end(key)
-    if not swappable:
-        return cached
-    return cached.with_data(**{k: values[k] for k in swappable if k in values})
+    known = {v.name for v in cached.shared_var_keys}  # data the compiled graph uses
+    update = {k: values[k] for k in swappable if k in values and k in known}
+    return cached.with_data(**update) if update else cached
 
 
 def clear_compiled() -> None:
@@ -223,6 +223,7 @@ def sample(
     design: Design,
     *,
     confounder: bool = False,
+    models: list[tuple[str, Any]] | None = None,
     data: dict[str, Any] | None = None,
     progress: bool = False,
     timer: Timer | None = None,
@@ -234,6 +235,8 @@ def sample(
     design : Design
     confounder : bool
         Sample the latent-confounder model of the sensitivity analysis (one joint model).
+    models : list of (part, model), optional
+        Models built already (:func:`part_models`), e.g. one a sensitivity grid reuses.
     data : dict, optional
         ``pm.Data`` values to set first (e.g. ``{"conf_on_outcome": 0.5}``).
     progress : bool
@@ -256,8 +259,9 @@ def sample(
 
     timer = timer or Timer()
     spec = design.spec
-    with timer.phase("build"):
-        models = part_models(design, confounder=confounder)
+    if models is None:
+        with timer.phase("build"):
+            models = part_models(design, confounder=confounder)
     posts, tree = [], {}
     for part, model in models:
         if data:
@@ -308,7 +312,7 @@ def data_groups(model, design: Design) -> tuple[xr.Dataset, xr.Dataset]:
         ds = xr.Dataset(
             {k: (dims.get(k) or (), np.asarray(v)) for k, v in values.items()},
         )
-        used = {d for v in ds.data_vars for d in ds[v].dims}
+        used = {d for v in ds.data_vars for d in ds[v].dims} | set(design.data.coords)
         ds = ds.assign_coords({k: v for k, v in coords.items() if k in used})
         return _with_names(ds, design)
 

@@ -370,7 +370,7 @@ class LevelRotation(Transform):
     drift. ``P`` is its own inverse and ``|det P| = 1``, so the prior is unchanged.
     """
 
-    name = "level_rotation"
+    name = "levelrotation"  # no underscore: PyMC parses "<var>_<transform>__"
     ndim_supp = 1
     __props__ = ()
 

@@ -155,6 +155,8 @@ def adjustment_for(ident: Mapping[str, Identification]) -> tuple[str, ...]:
 def design(
     spec: ModelSpec | str | Path,
     data: pd.DataFrame | str | Path | None = None,
+    *,
+    identification: Mapping[str, Identification] | None = None,
 ) -> Design:
     """Identify a model file's effects and prepare its data: the plan every later step uses.
 
@@ -164,6 +166,9 @@ def design(
         The model file (loaded with :func:`embedcausal.load_spec` when a path).
     data : DataFrame or path, optional
         The panel; default: the model file's ``data.path``.
+    identification : dict, optional
+        The result of :func:`identification_for` for this model file, when it is known
+        already (a study fitting one DAG to many data sets identifies once).
 
     Returns
     -------
@@ -193,7 +198,7 @@ def design(
                 f"spec must be a ModelSpec or a path to a model file, got {type(spec).__name__}"
             )
         spec = load_spec(spec)
-    ident = identification_for(spec)
+    ident = dict(identification) if identification is not None else identification_for(spec)
     if data is None:
         source = str(spec.data_path)
         frame = read_table(spec.data_path)

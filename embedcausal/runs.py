@@ -34,10 +34,10 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from embedcausal.plan import Design
 from embedcausal.diagnostics import Diagnostics
 from embedcausal.errors import RunError
 from embedcausal.identification import Identification
+from embedcausal.plan import Design
 from embedcausal.prepared import Predictor, PreparedData
 from embedcausal.spec import ModelSpec
 
@@ -131,9 +131,7 @@ class Run:
 
     def compute_effects(self, *, hdi_prob: float = 0.9) -> pd.DataFrame:
         """Compute the effects, store their draws in ``idata["effects"]``, return the table."""
-        from embedcausal.effects import effects_table, gcomp
-
-        from embedcausal.effects import Counterfactual
+        from embedcausal.effects import Counterfactual, effects_table, gcomp
 
         ds = gcomp(
             self.idata, self.design, counterfactual=Counterfactual.compile(self.design, self.model)

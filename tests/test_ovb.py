@@ -27,7 +27,7 @@ from scipy import stats
 
 from embedcausal.errors import DataError, EmbedcausalError
 from embedcausal.sensitivity import OVBResult, ovb
-from embedcausal.sensitivity.ovb import (
+from embedcausal.sensitivity.omitted_variables import (
     _ols,
     adjusted_se,
     adjusted_t,

@@ -1,4 +1,4 @@
-"""DoWhy refuters beside the Bayesian results (embedcausal.sensitivity.refute).
+"""DoWhy refuters beside the Bayesian results (embedcausal.sensitivity.refuters).
 
 Simulated panels with a known linear-probability effect: a confounded one (observed
 confounders ``threat`` and ``alliance``) and one confounded by a latent disposition that is
@@ -16,7 +16,7 @@ import pytest
 import statsmodels.api as sm
 
 from embedcausal.errors import DataError, EmbedcausalError
-from embedcausal.sensitivity.refute import METHODS, TOLERANCE_SE, RefutationResult, refute
+from embedcausal.sensitivity.refuters import METHODS, TOLERANCE_SE, RefutationResult, refute
 from embedcausal.spec import ModelSpec
 
 EFFECT = 0.06  # true change in P(participation) per unit of inst_ties

@@ -4,7 +4,7 @@ DoWhy is a second opinion: :func:`dowhy_record` asks ``CausalModel.identify_effe
 records the answer as a plain dict; :func:`total_disagreements` and
 :func:`natural_disagreements` word the differences from the graph's own answer (the graph
 wins). :func:`quiet_dowhy` mutes DoWhy around any call into it (also used by
-:mod:`embedcausal.sensitivity.refute`).
+:mod:`embedcausal.sensitivity.refuters`).
 """
 
 from __future__ import annotations

@@ -1,11 +1,34 @@
 """Sensitivity analyses: latent-confounder grids, omitted-variable bias, priors, refuters.
 
-Modules: :mod:`.confounding` (Bayesian latent-confounder grid), :mod:`.ovb` (Cinelli–Hazlett),
-:mod:`.priors` (power-scaling and alternative priors), :mod:`.refute` (DoWhy refuters) and
-:mod:`.sweep` (the model file's ``[sensitivity]`` table end to end). Only the light OVB names
-are imported here; the others load PyMC and are imported from their modules.
+Modules: :mod:`.confounding` (Bayesian latent-confounder grid), :mod:`.omitted_variables`
+(Cinelli–Hazlett),
+:mod:`.priors` (power-scaling and alternative priors), :mod:`.refuters` (DoWhy refuters) and
+:mod:`.sweep` (the model file's ``[sensitivity]`` table end to end). The names below are
+imported lazily: the OVB analysis needs neither PyMC nor DoWhy.
 """
 
-from embedcausal.sensitivity.ovb import OVBResult, ovb
+from __future__ import annotations
 
-__all__ = ["OVBResult", "ovb"]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "OVBResult": "embedcausal.sensitivity.omitted_variables",
+    "ovb": "embedcausal.sensitivity.omitted_variables",
+    "ConfoundingResult": "embedcausal.sensitivity.confounding",
+    "confounding_sweep": "embedcausal.sensitivity.confounding",
+    "power_scaling": "embedcausal.sensitivity.priors",
+    "RefutationResult": "embedcausal.sensitivity.refuters",
+    "refute": "embedcausal.sensitivity.refuters",
+    "SensitivityResult": "embedcausal.sensitivity.sweep",
+    "run_sensitivity": "embedcausal.sensitivity.sweep",
+}
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'embedcausal.sensitivity' has no attribute {name!r}")

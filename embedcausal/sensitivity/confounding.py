@@ -11,7 +11,9 @@ per country — a disposition to cooperate) is added to the model with *fixed* s
 Each grid point is a full posterior of every effect (total, NDE, NIE) by g-computation.
 The strengths are ``pm.Data`` containers: the model is compiled once per worker process
 (:func:`embedcausal.parallel.worker_cache`) and each point only swaps the data
-(``nutpie``'s ``with_data``), so a 16-point grid costs one compilation, not sixteen.
+(``nutpie``'s ``with_data``), so a 16-point grid costs one compilation, not sixteen. The
+sweep's :class:`~embedcausal.Design` is built once in the calling process and sent to each
+worker once: workers never run DoWhy or read the data file.
 
 **Benchmarks.** The strength of an observed covariate X is measured on the same axes: its
 coefficient (per SD of X) in a regression of the standardised treatment on the adjustment set
@@ -34,13 +36,11 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from embedcausal.data import PreparedData, prepare, read_table
-from embedcausal.effects import effects_table, gcomp
+from embedcausal.effects import Counterfactual, effects_table, gcomp
 from embedcausal.errors import EmbedcausalError
 from embedcausal.files import atomic_write
-from embedcausal.fit import adjustment_for, diagnose, identification_for, sample_model
-from embedcausal.models import build_model, structure
 from embedcausal.parallel import GridPoint, point_key, run_grid, worker_cache
+from embedcausal.plan import Design, design
 from embedcausal.spec import ModelSpec
 
 AXES = ("on_treatment", "on_mediator", "on_outcome")
@@ -65,72 +65,52 @@ def grid_points(
     return points
 
 
-def _prepared(spec: ModelSpec, data_path: str) -> PreparedData:
-    ident = identification_for(spec)
-    return prepare(spec, read_table(data_path), adjustment=adjustment_for(ident), source=data_path)
-
-
-def _compiled(context: dict[str, Any]):
-    """(spec, prepared, model, compiled nutpie model) for a context, cached per process."""
+def _compiled(d: Design):
+    """(model, counterfactual) of the latent-confounder model, built once per process."""
+    from embedcausal.fitting import structure_key
+    from embedcausal.models import build_model
 
     def build():
-        spec = ModelSpec.from_dict(
-            context["spec"], source=context["source"], base_dir=context["base_dir"]
-        )
-        prepared = _prepared(spec, context["data_path"])
-        model = build_model(spec, prepared, confounder=True)
-        compiled = None
-        if spec.sampler.backend == "nutpie":
-            import nutpie
+        model = build_model(d, confounder=True)
+        return model, Counterfactual.compile(d, model)
 
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                compiled = nutpie.compile_pymc_model(model)
-        return spec, prepared, model, compiled
-
-    key = "confounder:" + json.dumps(
-        [context["spec"], context["data_path"], context["base_dir"]], sort_keys=True, default=str
-    )
-    return worker_cache(key, build)
+    return worker_cache("confounder:" + structure_key(d, "joint", True), build)
 
 
-def fit_point(payload: dict[str, Any]) -> xr.Dataset:
+def fit_point(d: Design, params: dict[str, Any]) -> xr.Dataset:
     """Fit one grid point (the task run by :func:`embedcausal.parallel.run_grid`).
 
-    Returns the effect draws (dims ``chain``, ``draw``) with the strengths and the sampler
-    diagnostics as attributes.
+    ``d`` is the sweep's design, sent once to each worker: the worker neither identifies
+    effects (DoWhy) nor reads the data file. Returns the effect draws (dims ``chain``,
+    ``draw``) with the strengths and the sampler diagnostics as attributes.
     """
-    params = payload.get("params", payload)
-    spec, prepared, model, compiled = _compiled(payload)
-    values = {f"conf_{a}": float(params[a]) for a in AXES}
-    shared = {k: v for k, v in values.items() if spec.estimand.mediator or "mediator" not in k}
-    if compiled is not None:
-        point_model = compiled.with_data(**shared)
-    else:
-        import pymc as pm
+    import pymc as pm
 
-        with model:
-            pm.set_data(shared)
-        point_model = None
-    idata = sample_model(model, spec.sampler, compiled=point_model)
-    st = structure(spec, prepared, confounder=True)
-    ds = gcomp(
-        idata,
-        prepared,
-        st=st,
-        confounder_strength={
-            "outcome": values["conf_on_outcome"],
-            "mediator": values["conf_on_mediator"],
-        },
-    )
+    from embedcausal.diagnostics import diagnose
+    from embedcausal.fitting import sample
+
+    model, counterfactual = _compiled(d)
+    values = {f"conf_{a}": float(params[a]) for a in AXES}
+    with model:
+        pm.set_data({k: v for k, v in values.items() if k in model.named_vars})
+    idata = sample(d, confounder=True, models=[("joint", model)])
+    ds = gcomp(idata, d, counterfactual=counterfactual)
     diag = diagnose(idata)
     ds.attrs.update({a: float(params[a]) for a in AXES})
-    ds.attrs["diagnostics_ok"] = int(bool(diag["ok"]))
-    ds.attrs["diagnostics_problems"] = "; ".join(diag["problems"])
+    ds.attrs["diagnostics_ok"] = int(diag.ok)
+    ds.attrs["diagnostics_problems"] = "; ".join(diag.problems)
     return ds
 
 
-def benchmarks(spec: ModelSpec, prepared: PreparedData, names: Sequence[str]) -> pd.DataFrame:
+def fingerprint(d: Design) -> str:
+    """What identifies a design's results: the model file's content and the data."""
+    import hashlib
+
+    body = json.dumps({"spec": d.spec.raw, "data": d.data.data_hash}, sort_keys=True, default=str)
+    return hashlib.sha256(body.encode()).hexdigest()
+
+
+def benchmarks(d: Design, names: Sequence[str]) -> pd.DataFrame:
     """Strength of observed covariates on the (on_treatment, on_outcome) axes, per SD.
 
     Raises
@@ -140,6 +120,7 @@ def benchmarks(spec: ModelSpec, prepared: PreparedData, names: Sequence[str]) ->
     """
     import statsmodels.api as sm
 
+    spec, prepared = d.spec, d.data
     e = spec.estimand
     cov = [p for p in prepared.y_predictors if p.node not in (e.treatment, e.mediator)]
     cov_names = [p.node for p in cov]
@@ -153,7 +134,7 @@ def benchmarks(spec: ModelSpec, prepared: PreparedData, names: Sequence[str]) ->
     Xc = prepared.X_y[:, idx].copy()
     # per-SD scaling for every covariate (binary ones are left 0/1 in the design)
     Xc = (Xc - Xc.mean(axis=0)) / np.where(Xc.std(axis=0) > 0, Xc.std(axis=0), 1.0)
-    t = prepared.frame[spec.column(e.treatment)].to_numpy(dtype=float)
+    t = prepared.values[e.treatment]
     tz = (t - t.mean()) / t.std()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -276,10 +257,10 @@ class ConfoundingResult:
 
 
 def confounding_sweep(
-    spec: ModelSpec,
+    spec: Design | ModelSpec | str | Path,
     out_dir: str | Path,
     *,
-    data_path: str | Path | None = None,
+    data: pd.DataFrame | str | Path | None = None,
     on_treatment: Sequence[float] | None = None,
     on_outcome: Sequence[float] | None = None,
     on_mediator: Sequence[float] | None = None,
@@ -294,21 +275,33 @@ def confounding_sweep(
 
     Parameters
     ----------
-    spec : ModelSpec
+    spec : Design, ModelSpec or path
+        The design (or the model file a design is built from, once, here: the workers get the
+        design and never identify effects or read the data themselves).
     out_dir : path
-        Directory for the sweep: ``points/<key>.nc`` per grid point, ``confounder.csv``,
-        ``confounder_benchmarks.csv`` and ``confounder_contour.png``.
-    data_path : path, optional
-        Data file (default: the model file's ``data.path``).
+        Directory for the sweep: ``confounder/points/<key>.nc`` per grid point,
+        ``confounder.csv``, ``confounder_benchmarks.csv`` and ``confounder_contour.png``.
+    data : DataFrame or path, optional
+        The panel when ``spec`` is a model file (default: its ``data.path``).
     on_treatment, on_outcome, on_mediator, benchmark : optional
         Override the model file's grid.
     jobs, scheduler, resume, progress
         See :func:`embedcausal.parallel.run_grid`.
+    hdi_prob : float
+        Probability of the intervals in the table.
 
     Returns
     -------
     ConfoundingResult
+
+    Examples
+    --------
+    >>> import embedcausal as ec                                          # doctest: +SKIP
+    >>> res = ec.confounding_sweep("models/sensitivity.toml", "runs/s")  # doctest: +SKIP
+    >>> res.tipping_point()                                               # doctest: +SKIP
     """
+    d = spec if isinstance(spec, Design) else design(spec, data)
+    spec = d.spec
     conf = spec.sensitivity.confounder if spec.sensitivity else None
     if conf is None and (on_treatment is None or on_outcome is None):
         raise EmbedcausalError(
@@ -321,16 +314,7 @@ def confounding_sweep(
     if not spec.estimand.mediator:
         gm = [0.0]
     names = list(benchmark if benchmark is not None else (conf.benchmark if conf else []))
-    data_path = str(Path(data_path or spec.data_path).resolve())
-    context = {
-        "spec": spec.raw,
-        "source": spec.source,
-        "base_dir": str(spec.base_dir),
-        "data_path": data_path,
-    }
-    json.dumps(context)  # the context travels to worker processes: fail early if it cannot
-    prepared = _prepared(spec, data_path)  # validates before any sampling
-    bench = benchmarks(spec, prepared, names)
+    bench = benchmarks(d, names)
     out = Path(out_dir)
     result = run_grid(
         fit_point,
@@ -340,7 +324,8 @@ def confounding_sweep(
         scheduler=scheduler,
         resume=resume,
         progress=progress,
-        context=context,
+        context=d,
+        fingerprint=fingerprint(d),
     )
     rows = []
     for key in result.keys:

@@ -12,19 +12,16 @@ grid through :mod:`embedcausal.parallel`) and their effects tabulated beside the
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
-import warnings
 from typing import Any
 
 import pandas as pd
 import xarray as xr
 
-from embedcausal.data import prepare
-from embedcausal.fit import Run, adjustment_for, fit
-from embedcausal.models import build_model
+from embedcausal.fitting import fit
 from embedcausal.parallel import GridPoint
+from embedcausal.plan import Design
+from embedcausal.runs import Run
 from embedcausal.spec import ModelSpec
 
 EFFECTS = ("total", "nde", "nie")
@@ -42,25 +39,22 @@ def power_scaling(run: Run, *, threshold: float = 0.05) -> pd.DataFrame:
     import arviz as az
     import pymc as pm
 
-    spec = run.spec
-    prepared = run.prepared or prepare(spec, adjustment=adjustment_for(run.identification))
-    model = build_model(spec, prepared)
+    model = run.model
     idata = run.idata.copy()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        pm.stats.compute_log_prior(idata, model=model, progressbar=False)
+    pm.stats.compute_log_prior(idata, model=model, progressbar=False)
+    if run.prepared.mediator:
+        # the likelihood of every part is power-scaled, the mediator's too
+        med = pm.stats.compute_log_likelihood(
+            idata.copy(), var_names=[run.prepared.mediator], model=model, progressbar=False
+        )
+        idata["log_likelihood"] = xr.DataTree(
+            xr.merge([idata["log_likelihood"].to_dataset(), med["log_likelihood"].to_dataset()])
+        )
     effects = idata["effects"].to_dataset()
     names = [e for e in EFFECTS if e in effects]
     post = idata["posterior"].to_dataset()
     idata["posterior"] = xr.DataTree(post.assign({k: effects[k] for k in names}))
-    quiet = io.StringIO()  # psense prints advice; the table carries the diagnosis
-    with (
-        warnings.catch_warnings(),
-        contextlib.redirect_stdout(quiet),
-        contextlib.redirect_stderr(quiet),
-    ):
-        warnings.simplefilter("ignore")
-        summary = az.psense_summary(idata, var_names=names, threshold=threshold)
+    summary = az.psense_summary(idata, var_names=names, threshold=threshold)
     table = summary.reset_index(names="effect")
     return table[["effect", "prior", "likelihood", "diagnosis"]]
 
@@ -76,18 +70,17 @@ def prior_set_points(spec: ModelSpec) -> list[GridPoint]:
     ]
 
 
-def fit_prior_set(payload: dict[str, Any]) -> xr.Dataset:
-    """Refit the model under one alternative prior set (a task for ``run_grid``)."""
-    params = payload.get("params", payload)
-    base = ModelSpec.from_dict(
-        payload["spec"], source=payload["source"], base_dir=payload["base_dir"]
-    )
-    spec = base.replace(model={"priors": {**base.model.priors, **params["priors"]}})
-    run = fit(spec, data=payload["data_path"])
+def fit_prior_set(d: Design, params: dict[str, Any]) -> xr.Dataset:
+    """Refit the design under one alternative prior set (a task for ``run_grid``).
+
+    The design travels to the worker once; only the priors change, so nothing is identified
+    or read again.
+    """
+    run = fit(d.with_priors(params["priors"]), progress=False)
     ds = run.idata["effects"].to_dataset()
     diag = run.diagnostics
     ds.attrs["prior_set"] = params["name"]
     ds.attrs["priors"] = json.dumps(params["priors"], sort_keys=True)
-    ds.attrs["diagnostics_ok"] = int(bool(diag["ok"]))
-    ds.attrs["diagnostics_problems"] = "; ".join(diag["problems"])
+    ds.attrs["diagnostics_ok"] = int(diag.ok)
+    ds.attrs["diagnostics_problems"] = "; ".join(diag.problems)
     return ds

@@ -3,9 +3,10 @@
 Analyses, each optional in the model file:
 
 * ``confounder`` — the latent-confounder grid (:mod:`.confounding`), one file per grid point;
-* ``ovb`` — Cinelli–Hazlett omitted-variable bias of the linear-probability estimate (:mod:`.ovb`);
+* ``ovb`` — Cinelli–Hazlett omitted-variable bias of the linear-probability estimate
+  (:mod:`.omitted_variables`);
 * ``priors`` — power-scaling of the base fit, refits under alternative priors (:mod:`.priors`);
-* ``refuters`` — DoWhy refuters of a frequentist estimate of the same effect (:mod:`.refute`).
+* ``refuters`` — DoWhy refuters of a frequentist estimate of the same effect (:mod:`.refuters`).
 
 Everything lands in one output directory; each file is written atomically, and with
 ``resume=True`` finished grid points and a finished base fit are reused, not refitted.
@@ -22,10 +23,12 @@ import pandas as pd
 
 from embedcausal.errors import EmbedcausalError
 from embedcausal.files import atomic_write
-from embedcausal.fit import adjustment_for, fit, identification_for, load_run
+from embedcausal.fitting import fit
 from embedcausal.parallel import run_grid
+from embedcausal.plan import Design, design
 from embedcausal.report import dumps
-from embedcausal.sensitivity.confounding import confounding_sweep
+from embedcausal.runs import load_run
+from embedcausal.sensitivity.confounding import confounding_sweep, fingerprint
 from embedcausal.spec import ModelSpec, load_spec
 
 ANALYSES = ("confounder", "ovb", "priors", "refuters")
@@ -108,7 +111,7 @@ class SensitivityResult:
 
 
 def run_sensitivity(
-    model: str | Path | ModelSpec,
+    model: str | Path | ModelSpec | Design,
     out: str | Path,
     *,
     jobs: int = 1,
@@ -124,8 +127,9 @@ def run_sensitivity(
 
     Parameters
     ----------
-    model : path or ModelSpec
-        A model file with a ``[sensitivity]`` table.
+    model : path, ModelSpec or Design
+        A model file with a ``[sensitivity]`` table (or its design). The design is built once
+        here and shared by every analysis and every worker.
     out : path
         Output directory. An existing one is refused unless ``resume=True``.
     jobs, scheduler : optional
@@ -137,12 +141,10 @@ def run_sensitivity(
     only : sequence of str, optional
         Subset of ``confounder``, ``ovb``, ``priors``, ``refuters``.
     """
-    spec = model if isinstance(model, ModelSpec) else load_spec(model)
-    overrides = {
-        k: v for k, v in dict(draws=draws, tune=tune, chains=chains).items() if v is not None
-    }
-    if overrides:
-        spec = spec.replace(sampler=overrides)
+    if isinstance(model, Design):
+        spec = model.spec
+    else:
+        spec = model if isinstance(model, ModelSpec) else load_spec(model)
     s = spec.sensitivity
     if s is None:
         raise EmbedcausalError(
@@ -154,7 +156,10 @@ def run_sensitivity(
         raise EmbedcausalError(
             f"{spec.source}: none of {list(only or ANALYSES)} is set in [sensitivity]"
         )
-    identification_for(spec)  # refuse an unidentified effect before any work
+    # identify and validate once, before any work: every analysis and worker gets this design
+    d = model if isinstance(model, Design) else design(spec)
+    d = d.with_sampler(draws=draws, tune=tune, chains=chains)
+    spec = d.spec
     out = Path(out)
     marker = out / "sensitivity.json"
     if out.exists() and any(out.iterdir()) and not resume:
@@ -166,19 +171,19 @@ def run_sensitivity(
     result = SensitivityResult(out_dir=out, spec_name=spec.name)
     if "confounder" in wanted:
         result.confounder = confounding_sweep(
-            spec, out, jobs=jobs, scheduler=scheduler, resume=resume, progress=progress
+            d, out, jobs=jobs, scheduler=scheduler, resume=resume, progress=progress
         )
         result.files += ["confounder.csv", "confounder_benchmarks.csv", "confounder_contour.png"]
     if "ovb" in wanted:
-        result.ovb = _ovb(spec, out)
+        result.ovb = _ovb(d, out)
         result.files += ["ovb.json", "ovb_contour.png"]
     if "priors" in wanted:
-        _priors(spec, out, result, jobs=jobs, scheduler=scheduler, resume=resume, progress=progress)
+        _priors(d, out, result, jobs=jobs, scheduler=scheduler, resume=resume, progress=progress)
     if "refuters" in wanted:
-        from embedcausal.sensitivity.refute import refute
+        from embedcausal.sensitivity.refuters import refute
 
         r = s.refuters
-        result.refuters = refute(spec, methods=r.methods, simulations=r.simulations)
+        result.refuters = refute(d, methods=r.methods, simulations=r.simulations)
         atomic_write(
             out / "refuters.json", lambda p: Path(p).write_text(_dumps(result.refuters.to_dict()))
         )
@@ -191,15 +196,16 @@ def _dumps(obj: Any) -> str:
     return dumps(obj)
 
 
-def _ovb(spec: ModelSpec, out: Path):
+def _ovb(d: Design, out: Path):
     from matplotlib.figure import Figure
 
-    from embedcausal.data import load_data, validate
-    from embedcausal.sensitivity.ovb import ovb
+    from embedcausal.plan import adjustment_for
+    from embedcausal.sensitivity.omitted_variables import ovb
 
+    spec = d.spec
     settings = spec.sensitivity.ovb
-    adjustment = adjustment_for(identification_for(spec))
-    frame, _ = validate(spec, load_data(spec), adjustment=adjustment)
+    adjustment = adjustment_for(d.identification)
+    frame = d.data.frame
     e = spec.estimand
     covs = [spec.column(a) for a in adjustment if a not in (e.treatment, e.mediator, e.outcome)]
     res = ovb(
@@ -224,16 +230,17 @@ def _ovb(spec: ModelSpec, out: Path):
     return res
 
 
-def _priors(spec, out, result, *, jobs, scheduler, resume, progress) -> None:
+def _priors(d: Design, out, result, *, jobs, scheduler, resume, progress) -> None:
     from embedcausal.effects import effects_table
     from embedcausal.sensitivity.priors import fit_prior_set, power_scaling, prior_set_points
 
+    spec = d.spec
     settings = spec.sensitivity.priors
     base_dir = out / "base_fit"
     if resume and (base_dir / "run.json").is_file():
         base = load_run(base_dir)
     else:
-        base = fit(spec)
+        base = fit(d, progress=False)
         base.save(base_dir, overwrite=True)
     rows = [base.effects.assign(prior_set="base")]
     if settings.power_scaling:
@@ -244,12 +251,6 @@ def _priors(spec, out, result, *, jobs, scheduler, resume, progress) -> None:
         result.files.append("power_scaling.csv")
     points = prior_set_points(spec)
     if points:
-        context = {
-            "spec": spec.raw,
-            "source": spec.source,
-            "base_dir": str(spec.base_dir),
-            "data_path": str(spec.data_path),
-        }
         grid = run_grid(
             fit_prior_set,
             points,
@@ -258,7 +259,8 @@ def _priors(spec, out, result, *, jobs, scheduler, resume, progress) -> None:
             scheduler=scheduler,
             resume=resume,
             progress=progress,
-            context=context,
+            context=d,
+            fingerprint=fingerprint(d),
         )
         for key in grid.keys:
             ds = grid.load(key)

@@ -5,8 +5,8 @@ This module asks DoWhy the same question in the simplest way that shares its ass
 then tries to break the answer:
 
 1. **Estimate.** A linear probability model (OLS) of the outcome on the treatment and *the
-   adjustment set the Bayesian model uses* (:func:`embedcausal.fit.adjustment_for` over
-   :func:`embedcausal.fit.identification_for`, plus ``model.covariates``), fitted by DoWhy's
+   adjustment set the Bayesian model uses* (:func:`embedcausal.plan.adjustment_for` over
+   :func:`embedcausal.plan.identification_for`, plus ``model.covariates``), fitted by DoWhy's
    ``backdoor.linear_regression`` on the DAG. When the treatment has a within/between split
    (or the DAG identifies the effect only within a group), the group mean of the treatment is
    added as a covariate (Mundlak), so the OLS coefficient is the within-group estimate, the
@@ -38,8 +38,8 @@ import pandas as pd
 
 from embedcausal.data import load_data, resolve_contrast, validate
 from embedcausal.errors import DataError, EmbedcausalError
-from embedcausal.fit import adjustment_for, identification_for
 from embedcausal.identification.dowhy_adapter import quiet_dowhy
+from embedcausal.plan import Design, adjustment_for, identification_for
 from embedcausal.spec import ModelSpec, RefuterSettings
 
 METHODS: tuple[str, ...] = ("placebo_treatment", "random_common_cause", "data_subset")
@@ -188,8 +188,8 @@ def _settings(
     return list(dict.fromkeys(chosen)), int(n)
 
 
-def _total_identification(spec: ModelSpec):
-    ident = identification_for(spec)
+def _total_identification(spec: ModelSpec, ident: dict | None = None):
+    ident = dict(ident) if ident is not None else identification_for(spec)
     total = ident.get("total")
     if total is None:
         from embedcausal.identification import identify
@@ -409,7 +409,7 @@ def _kwargs(method: str, simulations: int, seed: int) -> dict[str, Any]:
 
 # -- public API ---------------------------------------------------------------------------------
 def refute(
-    spec: ModelSpec,
+    spec: Design | ModelSpec,
     data: pd.DataFrame | None = None,
     *,
     methods: Sequence[str] | None = None,
@@ -421,8 +421,9 @@ def refute(
 
     Parameters
     ----------
-    spec : ModelSpec
-        The model file. Its ``[sensitivity.refuters]`` table gives the default ``methods`` and
+    spec : Design or ModelSpec
+        The design (its identification and validated rows are used as they are) or the model
+        file. Its ``[sensitivity.refuters]`` table gives the default ``methods`` and
         ``simulations`` (all three refuters and 20 simulations when the table is absent).
     data : pandas.DataFrame, optional
         The panel; default: the model file's ``data.path``. Validated like the Bayesian
@@ -452,18 +453,23 @@ def refute(
 
     Examples
     --------
-    >>> from embedcausal.sensitivity.refute import refute
+    >>> from embedcausal.sensitivity.refuters import refute
     >>> res = refute(spec, methods=["placebo_treatment"], simulations=20)  # doctest: +SKIP
     >>> print(res.summary())  # doctest: +SKIP
     """
+    d = spec if isinstance(spec, Design) else None
+    spec = d.spec if d is not None else spec
     chosen, sims = _settings(spec, methods, simulations)
-    ident, total = _total_identification(spec)
+    ident, total = _total_identification(spec, d.identification if d is not None else None)
     adjustment, dropped = _adjustment(spec, ident)
     source = None
-    if data is None:
-        data = load_data(spec)
-        source = str(spec.data_path)
-    frame, _ = validate(spec, data, adjustment=adjustment, source=source or "data")
+    if d is not None and data is None:
+        frame, source = d.data.frame, d.source
+    else:
+        if data is None:
+            data = load_data(spec)
+            source = str(spec.data_path)
+        frame, _ = validate(spec, data, adjustment=adjustment, source=source or "data")
     group = _within(spec, total)
     if group is not None and group not in frame.columns:
         raise DataError(
