@@ -214,3 +214,35 @@ def test_model_without_sensitivity_table_is_refused(tmp_path):
 
     with pytest.raises(EmbedcausalError, match=r"no \[sensitivity\] table"):
         run_sensitivity(REPO / "models" / "full.toml", tmp_path / "out")
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_sweep_workers_neither_identify_nor_read_data(disposition, tmp_path, jobs):
+    import _sweep_tasks
+
+    from embedcausal.parallel import run_grid
+    from embedcausal.plan import design
+    from embedcausal.sensitivity.confounding import fingerprint
+
+    path, _ = disposition
+    spec = sim_spec(
+        path, mediator=None, within=False, disposition=False, draws=50, tune=50, chains=1
+    )
+    d = design(spec)  # the parent identifies and reads, once
+    before = dict(_sweep_tasks.CALLS)
+    res = run_grid(
+        _sweep_tasks.counted_point,
+        grid_points([0.0, 0.5], [0.0], [0.0, 1.0]),
+        tmp_path / "grid",
+        jobs=jobs,
+        context=d,
+        fingerprint=fingerprint(d),
+        progress=False,
+    )
+    attrs = [res.load(k).attrs for k in res.keys]
+    assert len(attrs) == 4
+    if jobs == 1:  # in this process: the counters must not have moved during the sweep
+        assert _sweep_tasks.CALLS == before
+    else:
+        assert {int(a["pid"]) for a in attrs} != {os.getpid()}
+        assert all(int(a["dowhy_calls"]) == 0 and int(a["read_csv_calls"]) == 0 for a in attrs)
