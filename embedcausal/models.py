@@ -124,9 +124,10 @@ def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
         # no intercept in its mean, whose terms are centred: the effects sum to zero, so the
         # grouping's level cannot drift against the intercept; ``a`` itself is sampled, so the
         # coefficients of its mean stay apart from it (hierarchical centring)
+        mu = mu + pt.zeros(len(levels))
         a = pm.CustomDist(
             f"{p}_a_{g.name}",
-            mu + pt.zeros(len(levels)),
+            mu - mu.mean(),
             sigma,
             dist=_zero_sum_normal_dist,
             logp=_zero_sum_normal_logp,
@@ -134,6 +135,7 @@ def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
             transform=ZeroSumTransform([-1]),
             dims=g.name,
         )
+        a = a + mu.mean()
         return a, a - mu
     if cen.all():
         a = pm.Normal(f"{p}_a_{g.name}", mu=mu, sigma=sigma, dims=g.name, transform=LevelRotation())
@@ -171,8 +173,14 @@ def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
     return a, a - mu
 
 
-def _linear(design: Design, plan: PartPlan, nodes: dict):
-    """Build one part's parameters and return its linear predictor."""
+def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None):
+    """Build one part's parameters and return its linear predictor.
+
+    ``latent`` is ``(grouping, values per level)``: a group-level term (the sensitivity
+    analysis' latent confounder times its strength). In the mean of that grouping's effects
+    when the part has the grouping — the data pin the sum of the two, so sampling them apart
+    would leave a ridge per level — otherwise on the rows.
+    """
     d = design.data
     priors = design.spec.priors
     model = pm.modelcontext(None)
@@ -212,6 +220,8 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
             terms.append(([cols[n] - means[code, i] for i, n in enumerate(g.predictors)], bg))
         if g.parent is not None:
             mu = mu + effects[g.parent][nodes[f"{g.name}__parent"]]
+        if latent is not None and latent[0] == g.name:
+            mu = mu + latent[1]
         a, dev = _group_effects(p, g, mu, sigma, d.coords[g.name])
         pm.Deterministic(f"{p}_{g.name}", dev, dims=g.name)
         effects[g.name] = a
@@ -220,6 +230,8 @@ def _linear(design: Design, plan: PartPlan, nodes: dict):
         eta = eta + pt.zeros_like(nodes[f"{plan.groups[0].name}__code"], dtype="float64")
     for g in plan.leaves:
         eta = eta + effects[g][nodes[f"{g}__code"]]
+    if latent is not None and latent[0] not in {g.name for g in plan.groups}:
+        eta = eta + latent[1][nodes[f"{latent[0]}__code"]]
     for pname, g in plan.slopes:
         sigma = priors["sigma"].to_pymc(f"{p}_slope_sigma_{g}")
         z = pm.Normal(f"{p}_slope_z_{g}", 0.0, 1.0, dims=g)
@@ -249,7 +261,8 @@ def build_model(
         outcome as data; the parts share no parameter, so :func:`embedcausal.fit` samples them
         separately, each with its own step size and mass matrix.
     confounder : bool
-        Add a latent confounder ``U`` (standard normal, one per ``model.within_group`` level)
+        Add a latent confounder ``U`` (standard normal up to its mean, which is fixed at zero:
+        one value per ``model.within_group`` level)
         with fixed strengths ``conf_on_treatment``, ``conf_on_mediator`` and
         ``conf_on_outcome`` (``pm.Data``, so a sensitivity grid swaps them without
         recompiling) and a treatment model that informs ``U``.
@@ -266,9 +279,10 @@ def build_model(
 
     Examples
     --------
-    >>> import embedcausal as ec, pymc as pm                   # doctest: +SKIP
-    >>> model = ec.build_model(ec.design("models/personal.toml"))   # doctest: +SKIP
-    >>> do_model = pm.do(model, {"inst_ties": model["inst_ties"] + 1})   # doctest: +SKIP
+    >>> import embedcausal as ec, numpy as np, pymc as pm       # doctest: +SKIP
+    >>> d = ec.design("models/personal.toml")                   # doctest: +SKIP
+    >>> model = ec.build_model(d)                               # doctest: +SKIP
+    >>> do_model = pm.do(model, {"inst_ties": np.full(d.n_obs, 40.0)})   # doctest: +SKIP
     """
     d = design.data
     spec = design.spec
@@ -304,7 +318,7 @@ def build_model(
                     f"{spec.source}: model.within_group {wg!r} is not a data column; the latent "
                     "confounder needs it (one value per group)"
                 )
-            u = pm.Normal("U", 0.0, 1.0, dims=wg)[nodes[f"{wg}__code"]]
+            u = _latent_confounder(design, wg)
 
         def transformed(node):
             x = nodes[node]
@@ -317,23 +331,21 @@ def build_model(
             mplan = plan_part(design, "mediator")
             for node in {q.node for q in mplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
-            eta_m = _linear(design, mplan, nodes)
-            if u is not None:
-                eta_m = eta_m + model["conf_on_mediator"] * u
+            latent = (wg, model["conf_on_mediator"] * u) if u is not None else None
+            eta_m = _linear(design, mplan, nodes, latent)
             eta_m.name = "m_eta"
             nodes[d.mediator] = _mediator_likelihood(design, eta_m)
         if "outcome" in parts:
             yplan = plan_part(design, "outcome")
             for node in {q.node for q in yplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
-            eta_y = _linear(design, yplan, nodes)
-            if u is not None:
-                eta_y = eta_y + model["conf_on_outcome"] * u
+            latent = (wg, model["conf_on_outcome"] * u) if u is not None else None
+            eta_y = _linear(design, yplan, nodes, latent)
             eta_y.name = "y_eta"
             y = pm.Data(f"{e.outcome}__observed", d.y, dims="obs")
             bernoulli_logit(e.outcome, eta_y, observed=y)
         if confounder:
-            _treatment_model(design, u)
+            _treatment_model(design, u[nodes[f"{wg}__code"]])
     return model
 
 
@@ -365,6 +377,32 @@ def _mediator_likelihood(design: Design, eta):
         alpha = priors["mediator_alpha"].to_pymc("m_alpha")
         return pm.NegativeBinomial(name, mu=pt.exp(eta), alpha=alpha, observed=observed, dims="obs")
     return bernoulli_logit(name, eta, observed=observed)
+
+
+def _latent_confounder(design: Design, wg: str):
+    """``U`` per level of ``wg``: standard normal, orthogonal to the observed confounders.
+
+    A sensitivity analysis asks about a confounder *beyond* the observed ones, so ``U`` is
+    taken to be independent of them (as in Imbens 2003 and Cinelli–Hazlett): it lives in the
+    space orthogonal to the constant and to the level means of the adjustment set. That also
+    fixes what the intercepts and coefficients would otherwise trade against ``U`` (a ridge
+    per coefficient). ``U = Q·v`` with ``Q`` an orthonormal basis of that space and
+    ``v ~ Normal(0, 1)``, so each ``U_j`` has variance ``(n - k - 1)/n`` ≈ 1.
+    """
+    d = design.data
+    codes, n = d.group_codes[wg], len(d.coords[wg])
+    covs = [p for p in d.y_predictors if p.node not in (d.treatment, d.mediator)]
+    X = np.column_stack([d.column(p) for p in covs]) if covs else np.zeros((d.n_obs, 0))
+    A = np.column_stack([np.ones(n), level_means(X, codes, n)])
+    q, _ = np.linalg.qr(A, mode="complete")
+    rank = int(np.linalg.matrix_rank(A))
+    basis = q[:, rank:]
+    model = pm.modelcontext(None)
+    model.add_coord("U_basis", np.arange(basis.shape[1]))
+    v = pm.Normal("U_raw", 0.0, 1.0, dims="U_basis")
+    return pm.Deterministic(
+        "U", pt.dot(pm.Data("U__basis", basis, dims=(wg, "U_basis")), v), dims=wg
+    )
 
 
 def _treatment_model(design: Design, u) -> None:
