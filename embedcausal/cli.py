@@ -303,15 +303,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
 
 
 def _load_runs(paths: Sequence[str], *, log_likelihood: bool, lazy: bool) -> dict[str, Any]:
+    from embedcausal.html import unique_names
     from embedcausal.runs import load_run
 
-    names = [Path(p).name or str(p) for p in paths]
-    runs = {}
-    for p, name in zip(paths, names, strict=True):
-        if names.count(name) > 1:
-            name = f"{Path(p).parent.name}/{name}"
-        runs[name] = load_run(p, log_likelihood=log_likelihood, lazy=lazy)
-    return runs
+    names = unique_names([Path(p) for p in paths])
+    return {
+        name: load_run(p, log_likelihood=log_likelihood, lazy=lazy)
+        for p, name in zip(paths, names, strict=True)
+    }
 
 
 def _plot_figure(kind: str, runs: dict[str, Any], args: argparse.Namespace):

@@ -31,7 +31,7 @@ import pandas as pd
 from embedcausal.errors import EmbedcausalError
 from embedcausal.files import atomic_write
 
-__all__ = ["ReportError", "build_report", "classify", "write_report"]
+__all__ = ["ReportError", "build_report", "classify", "unique_names", "write_report"]
 
 #: files that mark a directory as a sensitivity sweep (any one of them)
 SWEEP_FILES = (
@@ -90,11 +90,17 @@ def classify(path: str | os.PathLike) -> str:
     )
 
 
-def _unique_names(paths: Sequence[Path]) -> list[str]:
-    names = [p.name or str(p) for p in paths]
+def unique_names(paths: Sequence[Path]) -> list[str]:
+    """Directory names, made unique by their parent's name (then by a number)."""
+    names = [p.resolve().name or str(p) for p in paths]
     for i, p in enumerate(paths):
         if names.count(names[i]) > 1:
-            names[i] = f"{p.parent.name}/{p.name}"
+            names[i] = f"{p.resolve().parent.name}/{names[i]}"
+    seen: dict[str, int] = {}
+    for i, n in enumerate(names):
+        seen[n] = seen.get(n, 0) + 1
+        if seen[n] > 1:
+            names[i] = f"{n} ({seen[n]})"
     return names
 
 
@@ -155,6 +161,8 @@ class _Section:
     tables: list[dict] = field(default_factory=list)  # {"caption", "columns", "rows"}
     figures: list[dict] = field(default_factory=list)  # {"src", "alt", "caption"}
     pre: list[str] = field(default_factory=list)
+    items_intro: str = ""
+    details: list[tuple[str, str]] = field(default_factory=list)  # (summary, preformatted)
     subsections: list[_Section] = field(default_factory=list)
 
     def figure(self, make, alt: str, caption: str) -> None:
@@ -202,10 +210,14 @@ def _identification_section(run: Any) -> _Section:
                 "adjustment set": "{" + ", ".join(adj) + "}" if adj is not None else "",
             }
         )
+        paths = list(d.get("open_paths") or [])
         if not identified:
-            s.warnings.append(f"{name}: not identified by the DAG")
-        for p in d.get("open_paths") or []:
-            s.warnings.append(f"{name}: open path {p}")
+            s.warnings.append(f"{name}: NOT identified by the DAG")
+            s.warnings += [f"{name}: open path {p}" for p in paths]
+        elif paths:
+            s.paragraphs.append(
+                f"{name}: paths the adjustment set leaves open, closed {how}: " + "; ".join(paths)
+            )
         for a in d.get("assumptions") or []:
             if a not in s.items:
                 s.items.append(a)
@@ -213,7 +225,7 @@ def _identification_section(run: Any) -> _Section:
     for a in run.assumptions:
         s.warnings.append(f"assumed in the model file (estimand.assume), not shown by the DAG: {a}")
     if s.items:
-        s.paragraphs.append("The estimates are causal only under these assumptions:")
+        s.items_intro = "The estimates are causal only under these assumptions:"
     return s
 
 
@@ -324,7 +336,7 @@ def _run_section(name: str, run: Any, *, curve: bool, ppc: bool) -> _Section:
             "causal DAG",
             "Latent nodes dashed; roles coloured (declared, and derived by the identification).",
         )
-        dag.pre.append(graph.to_dot(roles=node_roles(graph)))
+        dag.details.append(("DOT source of the DAG", graph.to_dot(roles=node_roles(graph))))
     except EmbedcausalError as exc:
         dag.warnings.append(f"DAG not drawn: {exc}")
     for part in (
@@ -573,17 +585,21 @@ footer { color: #7b8794; font-size: .8rem; text-align: center; padding: 1rem; }
   {% for p in s.paragraphs %}<p>{{ p }}</p>{% endfor %}
   {% for g in s.good %}<div class="good">{{ g }}</div>{% endfor %}
   {% for w in s.warnings %}<div class="warn">⚠ {{ w }}</div>{% endfor %}
-  {% if s.items %}<ul>{% for i in s.items %}<li>{{ i }}</li>{% endfor %}</ul>{% endif %}
   {% for t in s.tables %}
   <table><caption>{{ t.caption }}</caption>
     <thead><tr>{% for c in t.columns %}<th>{{ c }}</th>{% endfor %}</tr></thead>
     <tbody>{% for r in t.rows %}<tr>{% for v in r %}<td>{{ v }}</td>{% endfor %}</tr>{% endfor %}
     </tbody></table>
   {% endfor %}
+  {% if s.items_intro %}<p>{{ s.items_intro }}</p>{% endif %}
+  {% if s.items %}<ul>{% for i in s.items %}<li>{{ i }}</li>{% endfor %}</ul>{% endif %}
   {% for f in s.figures %}
   <figure><img src="{{ f.src }}" alt="{{ f.alt }}"><figcaption>{{ f.caption }}</figcaption></figure>
   {% endfor %}
   {% for p in s.pre %}<pre>{{ p }}</pre>{% endfor %}
+  {% for summary, text in s.details %}
+  <details><summary>{{ summary }}</summary><pre>{{ text }}</pre></details>
+  {% endfor %}
   {% for sub in s.subsections %}
   <h{{ level }} id="{{ sub.anchor }}">{{ sub.title }}</h{{ level }}>
   {{ body(sub, level + 1) }}
@@ -700,7 +716,7 @@ def write_report(
     if not paths:
         raise ReportError("nothing to report: expected at least one run or sweep directory")
     kinds = [classify(p) for p in paths]
-    names = _unique_names(paths)
+    names = unique_names(paths)
     runs: dict[str, Any] = {}
     sweeps: dict[str, Path] = {}
     for p, kind, name in zip(paths, kinds, names, strict=True):

@@ -10,7 +10,6 @@ grid of values across its observed range; :func:`plot_effect_curve` draws them w
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -223,7 +222,9 @@ def thin_posterior(idata: Any, draws: int | None) -> Any:
     post = idata["posterior"].to_dataset()
     total = post.sizes["chain"] * post.sizes["draw"]
     if draws is not None and total > draws:
-        post = post.isel(draw=slice(None, None, math.ceil(total / draws)))
+        per_chain = max(1, draws // post.sizes["chain"])
+        keep = np.unique(np.linspace(0, post.sizes["draw"] - 1, per_chain).round().astype(int))
+        post = post.isel(draw=keep)
     groups = {"posterior": post}
     for g in ("constant_data", "observed_data"):
         if g in idata.children:

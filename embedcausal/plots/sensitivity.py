@@ -147,7 +147,7 @@ def plot_confounding(
             f"{sorted(table['effect'].unique())}"
         )
     fig, axes = axes_for(
-        ax, len(shown), figsize=(4.6 * len(shown) + 0.6, 5.0), what="plot_confounding"
+        ax, len(shown), figsize=(max(7.8, 4.6 * len(shown) + 0.6), 5.2), what="plot_confounding"
     )
     for a, e in zip(axes, shown, strict=True):
         t = table[table["effect"] == e]
@@ -223,7 +223,7 @@ def plot_confounding(
     fig.legend(
         handles=handles,
         loc="outside lower center",
-        ncols=min(len(handles), 3),
+        ncols=min(len(handles), 3 if len(shown) > 1 else 2),
         fontsize=FONT["small"],
         frameon=False,
     )
@@ -231,7 +231,7 @@ def plot_confounding(
     fig.suptitle(
         "Effects under a latent confounder U of fixed strength"
         + (f" (U → mediator = {chosen:g})" if chosen is not None else "")
-        + (f"; intervals: {float(prob):.0%} HDI" if prob is not None else ""),
+        + (f"\nintervals: {float(prob):.0%} HDI" if prob is not None else ""),
         fontsize=FONT["title"],
     )
     return fig
