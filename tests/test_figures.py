@@ -334,3 +334,52 @@ def test_save_figure_formats_and_errors(tmp_path):
     with pytest.raises(PlotError, match=r"directory .* not found"):
         save_figure(fig, tmp_path / "nope" / "f.png")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["f.png"]
+
+
+def fake_run(name: str, contrast=(12.0, 33.0), *, mediator: bool = False, seed: int = 0):
+    """What plot_effects reads of a run: effect draws, names and the contrast."""
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    rng = np.random.default_rng(seed)
+    data = {"total": (("chain", "draw"), rng.normal(0.05, 0.02, (4, 100)))}
+    if mediator:
+        data["nde"] = (("chain", "draw"), rng.normal(0.03, 0.02, (4, 100)))
+        data["nie"] = (("chain", "draw"), rng.normal(0.02, 0.01, (4, 100)))
+    estimand = SimpleNamespace(treatment="inst_ties", outcome="participation")
+    return SimpleNamespace(
+        idata=xr.DataTree.from_dict({"effects": xr.Dataset(data)}),
+        spec=SimpleNamespace(name=name, estimand=estimand),
+        contrast=contrast,
+    )
+
+
+def test_plot_effects_without_a_mediator_and_with_different_contrasts():
+    fig = plot_effects(fake_run("institutional"))
+    check(fig)
+    ax = fig.axes[0]
+    assert [t.get_text() for t in ax.get_yticklabels()] == ["total effect"]
+    assert ax.get_xlabel() == ("change in P(participation): inst_ties 12 → 33 (probability scale)")
+    fig = plot_effects(
+        [fake_run("institutional"), fake_run("full", (10.0, 30.0), mediator=True, seed=1)]
+    )
+    check(fig)
+    ax = fig.axes[0]
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["institutional (inst_ties 12 → 33)", "full (inst_ties 10 → 30)"]
+    assert "contrasts in legend" in ax.get_xlabel()
+    assert len(ax.get_yticklabels()) == 3  # total (both runs), NDE and NIE (one run)
+
+
+def test_plot_effects_needs_effect_draws():
+    from types import SimpleNamespace
+
+    import xarray as xr
+
+    run = fake_run("x")
+    run.idata = xr.DataTree.from_dict({"posterior": xr.Dataset()})
+    with pytest.raises(PlotError, match="has no effects group"):
+        plot_effects(run)
+    with pytest.raises(PlotError, match="expected a Run"):
+        plot_effects(SimpleNamespace())
