@@ -383,3 +383,23 @@ def test_plot_effects_needs_effect_draws():
         plot_effects(run)
     with pytest.raises(PlotError, match="expected a Run"):
         plot_effects(SimpleNamespace())
+
+
+def test_plot_diagnostics_lowest_ess_when_all_checks_pass(small_run):
+    import dataclasses
+
+    import arviz as az
+
+    from embedcausal.plots.checks import diagnostic_parameters
+
+    passed = dataclasses.replace(small_run.diagnostics, worst={}, problems=[], advice=[])
+    run = dataclasses.replace(small_run, diagnostics=passed)
+    params = diagnostic_parameters(run, n=3)
+    assert len(params) == 3
+    var, sel = params[0]
+    post = run.idata["posterior"]
+    ess = az.ess(post[var].sel(sel) if sel else post[var], method="bulk")
+    assert float(ess) == pytest.approx(small_run.diagnostics.min_ess_bulk, rel=1e-6)
+    fig = plot_diagnostics(run, n=3)
+    check(fig)
+    assert "all checks passed" in fig.get_suptitle()
