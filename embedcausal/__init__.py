@@ -15,6 +15,7 @@ run sensitivity analyses. The public API on one screen::
     run.save("runs/full"); ec.load_run("runs/full")
     ec.compare_runs({"a": run_a, "b": run_b})      # PSIS-LOO
     ec.confounding_sweep(d, "runs/sweep")          # sensitivity analyses ...
+    ec.plot_effects(run); ec.write_report(["runs/full"], "report.html")   # figures, HTML
 
 Names are imported lazily (``import embedcausal`` and the CLI start fast; PyMC is loaded when
 a model is built). No submodule shares its name with an exported verb, so ``ec.fit`` is the
@@ -61,9 +62,17 @@ _EXPORTS = {
     "gcomp": "embedcausal.effects",
     "effects_table": "embedcausal.effects",
     "compare_runs": "embedcausal.compare",
-    # plots
+    # plots and the report
     "plot_dag": "embedcausal.plots",
     "draw_dag": "embedcausal.plots",
+    "plot_effects": "embedcausal.plots",
+    "plot_effect_curve": "embedcausal.plots",
+    "plot_ppc": "embedcausal.plots",
+    "plot_diagnostics": "embedcausal.plots",
+    "plot_loo": "embedcausal.plots",
+    "plot_confounding": "embedcausal.plots",
+    "plot_rho": "embedcausal.plots",
+    "write_report": "embedcausal.html",
     # many fits and sensitivity
     "run_grid": "embedcausal.parallel",
     "GridPoint": "embedcausal.parallel",

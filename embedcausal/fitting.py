@@ -316,7 +316,14 @@ def data_groups(model, design: Design) -> tuple[xr.Dataset, xr.Dataset]:
         ds = ds.assign_coords({k: v for k, v in coords.items() if k in used})
         return _with_names(ds, design)
 
-    return dataset(find_constants(model)), dataset(find_observations(model))
+    const = dataset(find_constants(model))
+    # every grouping's levels, also those only reached through integer codes (``mission__code``
+    # has dim ``obs``): a saved run rebuilds its PreparedData from them
+    levels = {g: np.asarray(design.data.coords[g]) for g in design.data.group_codes}
+    const = _with_names(
+        const.assign_coords({g: v for g, v in levels.items() if g not in const}), design
+    )
+    return const, dataset(find_observations(model))
 
 
 def log_likelihood(idata: xr.DataTree, design: Design, *, dtype=np.float32) -> xr.Dataset | None:
