@@ -20,11 +20,6 @@ DOCS = REPO / "docs"
 PAGES = [REPO / "README.md", *sorted(DOCS.rglob("*.md"))]
 #: nav entries written in another branch; the build notes them instead of failing
 ARRIVING = {"performance.md"}
-#: pages whose examples need the sensitivity package, which is being rewired (its modules
-#: import ``embedcausal.fit``, gone since the core moved to ``embedcausal.fitting``). Their
-#: blocks still run: any error but that import fails the test; once they run, the test
-#: reports XPASS and the entry can go.
-REWIRING = {"docs/sensitivity-refuters.md"}
 FENCE = re.compile(r"^```python[^\n]*\n(.*?)^```\s*$", re.S | re.M)
 
 
@@ -47,19 +42,7 @@ def test_markers_are_sparing():
 @pytest.mark.parametrize(
     "page",
     [
-        pytest.param(
-            p,
-            id=str(p.relative_to(REPO)),
-            marks=[
-                pytest.mark.xfail(
-                    raises=ModuleNotFoundError,
-                    reason="sensitivity package being rewired (imports embedcausal.fit)",
-                    strict=False,
-                )
-            ]
-            if str(p.relative_to(REPO)) in REWIRING
-            else [],
-        )
+        pytest.param(p, id=str(p.relative_to(REPO)))
         for p in PAGES
         if python_blocks(p)
     ],
