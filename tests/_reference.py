@@ -42,9 +42,10 @@ def numpy_eta(post: xr.Dataset, design, prefix: str, values: dict | None = None)
         for node, g in design.spec.model.varying_slopes.items():
             for p in preds:
                 if p.node == node and p.part != "between":
-                    z = var(f"y_slope_sigma_{g}")[:, None] * var(f"y_slope_z_{g}")[
-                        :, d.group_codes[g]
-                    ]
+                    z = (
+                        var(f"y_slope_sigma_{g}")[:, None]
+                        * var(f"y_slope_z_{g}")[:, d.group_codes[g]]
+                    )
                     eta = eta + z * d.column(p, values.get(p.node))[None, :]
     return eta
 

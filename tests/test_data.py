@@ -9,8 +9,8 @@ import pandas as pd
 import pytest
 
 from embedcausal.data import validate
-from embedcausal.prepared import prepare
 from embedcausal.errors import DataError
+from embedcausal.prepared import prepare
 from embedcausal.spec import load_spec
 
 HERE = Path(__file__).parent / "model_files"

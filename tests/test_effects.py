@@ -53,7 +53,10 @@ def test_pm_do_sees_the_mediator_through_the_graph(run):
     for t in (t0, t1):
         do_model = pm.do(run.model, {"inst_ties": np.full(run.n_obs, t)})
         pp = pm.sample_posterior_predictive(
-            run.idata, model=do_model, var_names=["personal_ties"], random_seed=3,
+            run.idata,
+            model=do_model,
+            var_names=["personal_ties"],
+            random_seed=3,
             progressbar=False,
         )
         means.append(float(pp["posterior_predictive"]["personal_ties"].mean()))
@@ -77,8 +80,12 @@ def test_logistic_normal_integral_is_exact(b):
 
         ref = np.array(
             [
-                np.mean([quad(lambda e, ai=ai: expit(ai + b * e) * stats.norm.pdf(e), -12, 12)[0]
-                         for ai in row])
+                np.mean(
+                    [
+                        quad(lambda e, ai=ai: expit(ai + b * e) * stats.norm.pdf(e), -12, 12)[0]
+                        for ai in row
+                    ]
+                )
                 for row in a
             ]
         )

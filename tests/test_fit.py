@@ -133,12 +133,13 @@ def test_within_identification_requires_split(sim_csv):
 def test_same_seed_same_draws_across_processes(sim_csv, run, tmp_path):
     # a fresh process compiles afresh; the draws must not depend on that
     out = tmp_path / "beta.npy"
+    tests, csv = str(Path(__file__).parent), str(sim_csv)
     code = (
-        "import sys, numpy as np; from pathlib import Path; sys.path.insert(0, {tests!r})\n"
+        f"import sys, numpy as np; from pathlib import Path; sys.path.insert(0, {tests!r})\n"
         "from _specs import sim_spec\nfrom embedcausal.fitting import fit\n"
-        "r = fit(sim_spec(Path({csv!r})), draws=100, tune=150, chains=2, progress=False)\n"
-        "np.save({out!r}, r.idata['posterior']['y_beta'].values)\n"
-    ).format(tests=str(Path(__file__).parent), csv=str(sim_csv), out=str(out))
+        f"r = fit(sim_spec(Path({csv!r})), draws=100, tune=150, chains=2, progress=False)\n"
+        f"np.save({str(out)!r}, r.idata['posterior']['y_beta'].values)\n"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, timeout=600)
     np.testing.assert_array_equal(np.load(out), run.idata["posterior"]["y_beta"].values)
 
