@@ -13,9 +13,20 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from embedcausal.errors import EmbedcausalError
+from embedcausal.errors import EmbedcausalError, one_line, shown
 
-EPILOG = "Exit status: 0 success, 2 bad input (one-line 'error: …' on stderr), 1 internal error."
+EPILOG = (
+    "Exit status: 0 success, 2 bad input (one-line 'error: …' on stderr), 130 interrupted "
+    "(Ctrl-C), 1 internal error. See docs/contract.md."
+)
+#: sampler flags: flag -> (dest in the namespace, key of [sampler])
+SAMPLER_FLAGS = {
+    "--draws": ("draws", "draws"),
+    "--tune": ("tune", "tune"),
+    "--chains": ("chains", "chains"),
+    "--seed": ("seed", "seed"),
+    "--sampler": ("sampler", "backend"),
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -33,9 +44,37 @@ def _progress(args: argparse.Namespace) -> bool:
     return not getattr(args, "json", False) and sys.stderr.isatty()
 
 
+def sampler_flags(args: argparse.Namespace) -> dict[str, Any]:
+    """The ``[sampler]`` settings given as flags, each checked against the model-file schema.
+
+    A bad value is blamed on its flag (``--draws -5``), not on the model file it overrides.
+    """
+    from pydantic import ValidationError
+
+    from embedcausal.spec import SamplerSection
+
+    out: dict[str, Any] = {}
+    for flag, (dest, key) in SAMPLER_FLAGS.items():
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        try:
+            SamplerSection.model_validate({key: value})
+        except ValidationError as exc:
+            msg = exc.errors(include_url=False)[0]["msg"]
+            msg = msg.replace("Input should be", "expected a value").replace("Value error, ", "")
+            raise EmbedcausalError(
+                f"{flag} {shown(value)}: {msg} (it overrides sampler.{key} of the model file)"
+            ) from None
+        out[key] = value
+    return out
+
+
 # -- check ------------------------------------------------------------------------------------
 def cmd_check(args: argparse.Namespace) -> int:
-    from embedcausal.data import read_table
+    import pandas as pd
+
+    from embedcausal.data import check_groupings, read_table
     from embedcausal.identification import node_roles
     from embedcausal.spec import load_spec
 
@@ -43,14 +82,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     for path in args.models:
         spec = load_spec(path)
         dag = spec.dag()
-        header = set(read_table(spec.data_path).columns)
+        header = list(read_table(spec.data_path).columns)
         available = [n for n in dag.nodes if spec.column(n) in header]
         dag.check_data_columns(available, source=str(spec.data_path))
-        missing = [g for g in spec.groupings if g not in header]
-        if missing:
-            raise EmbedcausalError(
-                f"{spec.data_path}: grouping column {missing[0]!r} (model.varying) not found"
-            )
+        check_groupings(spec, pd.DataFrame(columns=list(header)), str(spec.data_path))
         roles = node_roles(dag)
         reports.append(
             {
@@ -86,6 +121,11 @@ def cmd_identify(args: argparse.Namespace) -> int:
     out = []
     for path in args.models:
         spec = load_spec(path)
+        if args.estimand in ("nde", "nie") and spec.estimand.mediator is None:
+            raise EmbedcausalError(
+                f"{path}: estimand.mediator: not set, but --estimand {args.estimand} needs a "
+                "mediator; expected a mediator node in the model file, or --estimand ate"
+            )
         estimands = (
             [args.estimand]
             if args.estimand
@@ -136,9 +176,14 @@ def _implications(spec) -> dict:
     from embedcausal.identification import contradicted, test_implications
 
     dag = spec.dag()
-    table = test_implications(
-        dag, load_data(spec), columns={n: spec.column(n) for n in dag.observed}
-    )
+    try:
+        table = test_implications(
+            dag, load_data(spec), columns={n: spec.column(n) for n in dag.observed}
+        )
+    except EmbedcausalError as exc:
+        if str(spec.data_path) in str(exc):
+            raise
+        raise type(exc)(f"{spec.data_path}: {exc}") from None
     return {"contradicted": contradicted(table), "tests": table.to_dict(orient="records")}
 
 
@@ -161,13 +206,54 @@ def cmd_dag(args: argparse.Namespace) -> int:
 
 
 # -- simulate ---------------------------------------------------------------------------------
+#: rows a simulation may have at most (countries x missions)
+MAX_SIMULATED_ROWS = 10_000_000
+
+
+def _check_out_file(out: Path) -> None:
+    """An output file path must not be a directory, nor lie below a file."""
+    if out.is_dir():
+        raise EmbedcausalError(f"--out {out}: is a directory; expected a file name like sim.csv")
+    parent = next((p for p in out.parents if p.exists()), None)
+    if parent is not None and not parent.is_dir():
+        raise EmbedcausalError(f"--out {out}: {parent} is a file, not a directory")
+
+
 def cmd_simulate(args: argparse.Namespace) -> int:
+    from embedcausal.files import make_parents, remove_empty
     from embedcausal.simulation import simulate
 
+    for flag, value, least in (
+        ("--countries", args.countries, 10),
+        ("--missions", args.missions, 3),
+        ("--seed", args.seed, 0),
+    ):
+        if value < least:
+            raise EmbedcausalError(f"{flag} {value}: expected an integer >= {least}")
+    if args.countries * args.missions > MAX_SIMULATED_ROWS:
+        raise EmbedcausalError(
+            f"--countries {args.countries} x --missions {args.missions}: "
+            f"{args.countries * args.missions} rows; expected at most {MAX_SIMULATED_ROWS}"
+        )
+    out = Path(args.out)
+    _check_out_file(out)
     sim = simulate(
         args.mechanism, seed=args.seed, n_countries=args.countries, n_missions=args.missions
     )
-    data_path, truth_path = sim.save(args.out)
+    try:
+        created = make_parents(out)
+    except OSError as exc:
+        raise EmbedcausalError(
+            f"--out {out}: cannot create its directory ({exc.strerror or type(exc).__name__})"
+        ) from None
+    try:
+        data_path, truth_path = sim.save(out)
+    except OSError as exc:
+        remove_empty(created)
+        raise EmbedcausalError(
+            f"--out {out}: cannot write ({exc.strerror or type(exc).__name__}); expected a "
+            "writable place for the .csv file"
+        ) from None
     if args.json:
         _emit_json({"data": str(data_path), "truth": str(truth_path), **sim.truth})
     else:
@@ -182,48 +268,68 @@ def cmd_simulate(args: argparse.Namespace) -> int:
 
 # -- fit / effects / compare ------------------------------------------------------------------
 def cmd_fit(args: argparse.Namespace) -> int:
-    from embedcausal.fitting import fit, format_timings
+    from embedcausal.fitting import _validate_settings, fit, format_timings
+    from embedcausal.plan import design
     from embedcausal.report import format_effects
+    from embedcausal.runs import writing
 
+    overrides = sampler_flags(args)
     out = Path(args.out)
-    if out.exists() and not args.overwrite:
-        raise EmbedcausalError(f"--out {out}: already exists; choose another or pass --overwrite")
-    run = fit(
-        args.model,
-        data=args.data,
-        draws=args.draws,
-        tune=args.tune,
-        chains=args.chains,
-        seed=args.seed,
-        backend=args.sampler,
-        progress=_progress(args),
-    )
-    run.save(out, overwrite=args.overwrite)
+    # the lock is taken and --out checked before the model is even read: a second writer, a
+    # file in the way or a place that cannot be written fail at once, not after sampling
+    with writing(out, overwrite=args.overwrite):
+        plan = design(args.model, args.data).with_sampler(**overrides)
+        flags = {key: flag for flag, (_dest, key) in SAMPLER_FLAGS.items() if key in overrides}
+        _validate_settings(plan, names=flags)
+        run = fit(plan, progress=_progress(args), keep_partial=args.keep_partial)
+        try:
+            run.save(out, overwrite=args.overwrite)
+        except OSError as exc:
+            raise EmbedcausalError(
+                f"{out}: cannot write the run ({exc.strerror or type(exc).__name__}); nothing "
+                "was written"
+            ) from None
     if args.json:
         _emit_json(
             {
                 "out": str(out),
+                "complete": run.complete,
                 "diagnostics": run.diagnostics.to_dict(),
                 "effects": run.effects.to_dict(orient="records"),
                 "timings": run.timings,
             }
         )
     else:
-        print(f"wrote {out}")
+        print(f"wrote {out}" + ("" if run.complete else " (partial: complete = false)"))
         print(format_effects(run))
         if args.verbose:
             print(format_timings(run.timings))
+    if not run.complete:
+        print(
+            f"error: interrupted: {one_line(run.interrupted)}; kept a partial run in {out} "
+            "(complete = false in run.json; read it with --allow-partial)",
+            file=sys.stderr,
+        )
+        return 130
     return 0
+
+
+def _partial_note(run) -> None:
+    if not run.complete:
+        print(f"note: partial run (complete = false): {one_line(run.interrupted) or 'interrupted'}")
 
 
 def cmd_effects(args: argparse.Namespace) -> int:
     from embedcausal.report import format_effects
     from embedcausal.runs import load_run
 
-    run = load_run(args.run, log_likelihood=False, lazy=True)
+    run = load_run(args.run, log_likelihood=False, lazy=True, allow_partial=args.allow_partial)
+    if run.effects is None:
+        raise EmbedcausalError(f"{args.run}: the run has no effects table (effects.csv)")
     if args.json:
         _emit_json(run.effects.to_dict(orient="records"))
     else:
+        _partial_note(run)
         print(format_effects(run))
     return 0
 
@@ -232,17 +338,22 @@ def cmd_compare(args: argparse.Namespace) -> int:
     from embedcausal.compare import compare_runs
     from embedcausal.runs import load_run
 
-    runs = {Path(d).name: load_run(d) for d in args.runs}
+    runs = {Path(d).name: load_run(d, allow_partial=args.allow_partial) for d in args.runs}
     result = compare_runs(runs)
     if args.json:
         _emit_json(result.to_dict())
     else:
+        for run in runs.values():
+            _partial_note(run)
         print(result.summary())
     return 0
 
 
 # -- sensitivity ------------------------------------------------------------------------------
 def cmd_sensitivity(args: argparse.Namespace) -> int:
+    sampler_flags(args)
+    if args.jobs < 1:
+        raise EmbedcausalError(f"--jobs {args.jobs}: expected an integer >= 1")
     from embedcausal.sensitivity.sweep import run_sensitivity
 
     result = run_sensitivity(
@@ -487,14 +598,26 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sp.add_argument("--overwrite", action="store_true", help="replace an existing --out directory")
     sp.add_argument(
+        "--keep-partial",
+        action="store_true",
+        help="on Ctrl-C, keep the draws made so far as a run marked complete = false "
+        "(default: write nothing)",
+    )
+    sp.add_argument(
         "--verbose", action="store_true", help="print the seconds spent in each phase of the fit"
     )
 
     sp = add("effects", "Print the effects table of a saved run.", cmd_effects)
     sp.add_argument("run", metavar="DIR", help="run directory written by `embedcausal fit`")
+    sp.add_argument(
+        "--allow-partial", action="store_true", help="read a run kept with --keep-partial"
+    )
 
     sp = add("compare", "Compare saved runs of rival mechanisms with PSIS-LOO.", cmd_compare)
     sp.add_argument("runs", nargs="+", metavar="DIR", help="run directories (at least two)")
+    sp.add_argument(
+        "--allow-partial", action="store_true", help="read runs kept with --keep-partial"
+    )
 
     sp = add("sensitivity", "Run the model file's [sensitivity] analyses.", cmd_sensitivity)
     sp.add_argument("model", metavar="MODEL", help="model file with a [sensitivity] table")
@@ -528,11 +651,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     except EmbedcausalError as exc:
         if args.debug:
             raise
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {one_line(str(exc))}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        if args.debug:
+            raise
+        detail = f": {one_line(str(exc), 300)}" if str(exc) else ""
+        tail = "; no run was written" if args.command == "fit" else ""
+        print(f"error: interrupted{detail}{tail}", file=sys.stderr)
         return 130
+    except Exception as exc:  # a bug: one line here, the traceback with --debug
+        if args.debug:
+            raise
+        print(
+            f"error: internal error ({type(exc).__name__}: {one_line(str(exc), 300)}); "
+            "rerun with --debug for the traceback and report it",
+            file=sys.stderr,
+        )
+        return 1
 
 
 if __name__ == "__main__":  # pragma: no cover

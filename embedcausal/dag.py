@@ -29,7 +29,7 @@ from collections.abc import Iterable, Mapping
 import networkx as nx
 
 from embedcausal.dot import read_dot, write_dot
-from embedcausal.errors import DAGError, close_matches, expected
+from embedcausal.errors import DAGError, close_matches, expected, shown
 from embedcausal.names import check_name, coerce_edge, parse_edge
 from embedcausal.roles import (
     DECLARED_ROLES,
@@ -130,22 +130,26 @@ class CausalDAG:
         latent_set = frozenset(latent if not isinstance(latent, str) else [latent])
         for n in sorted(latent_set):
             if n not in g:
-                raise DAGError(f"latent node {n!r} is not in the graph; {_expected(n, g.nodes)}")
+                raise DAGError(
+                    f"latent node {shown(n)} is not in the graph; {_expected(n, g.nodes)}"
+                )
         within = dict(constant_within or {})
         for n, group in sorted(within.items()):
             if n not in g:
                 raise DAGError(
-                    f"constant_within names node {n!r}, which is not in the graph; "
+                    f"constant_within names node {shown(n)}, which is not in the graph; "
                     f"{_expected(n, sorted(latent_set) or g.nodes)}"
                 )
             if n not in latent_set:
                 raise DAGError(
-                    f"constant_within names {n!r}, which is not latent; expected a latent node "
+                    f"constant_within names {shown(n)}, which is not latent; expected a latent "
+                    "node "
                     f"({', '.join(map(repr, sorted(latent_set))) or 'none declared'})"
                 )
             if not isinstance(group, str) or not group.strip():
                 raise DAGError(
-                    f"constant_within[{n!r}] = {group!r}; expected the name of a grouping column"
+                    f"constant_within[{shown(n)}] = {shown(group)}; expected the name of a "
+                    "grouping column"
                 )
         return cls(g, latent_set, declared_roles(g.nodes, latent_set, roles or {}), within)
 
@@ -220,9 +224,13 @@ class CausalDAG:
                 continue
             self._require(node)
             if node in self._latent:
-                raise DAGError(f"{role} {node!r} is latent; the {role} must be an observed node")
+                raise DAGError(
+                    f"{role} {shown(node)} is latent; the {role} must be an observed node"
+                )
             if node in seen:
-                raise DAGError(f"{node!r} is both {seen[node]} and {role}; expected distinct nodes")
+                raise DAGError(
+                    f"{shown(node)} is both {seen[node]} and {role}; expected distinct nodes"
+                )
             seen[node] = role
         roles = {n: "latent" if n in self._latent else "other" for n in self._graph.nodes}
         roles.update(seen)
@@ -286,7 +294,7 @@ class CausalDAG:
     # -- graph queries ----------------------------------------------------------------------
     def _require(self, node: str) -> None:
         if node not in self._graph:
-            raise DAGError(f"unknown node {node!r}; {_expected(node, self._graph.nodes)}")
+            raise DAGError(f"unknown node {shown(node)}; {_expected(node, self._graph.nodes)}")
 
     def parents(self, node: str) -> frozenset[str]:
         """Direct causes of ``node``."""
@@ -328,13 +336,13 @@ class CausalDAG:
         for n in sorted(self._latent):
             if n in present:
                 raise DAGError(
-                    f"latent node {n!r} appears as a column in {source}; a latent node must "
+                    f"latent node {shown(n)} appears as a column in {source}; a latent node must "
                     "not be observed"
                 )
         missing = [n for n in self.observed if n not in present]
         if missing:
             hints = [
-                f"{n!r} (close: {', '.join(map(repr, close))})" if close else repr(n)
+                f"{shown(n)} (close: {', '.join(map(repr, close))})" if close else repr(n)
                 for n in missing
                 for close in [close_matches(n, sorted(present), n=3)]
             ]

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedcausal.errors import DataError, close_matches
+from embedcausal.errors import DataError, close_matches, one_line, shown
 from embedcausal.spec import ModelSpec
 
 MAX_ROWS_SHOWN = 5
@@ -32,14 +32,26 @@ def _rows(index: Iterable, n_total: int | None = None) -> str:
 def read_table(path: str | Path) -> pd.DataFrame:
     """Read a CSV or Parquet file into a DataFrame; errors name the file."""
     p = Path(path)
+    if p.is_dir():
+        raise DataError(f"{p}: is a directory; expected a .csv or .parquet data file")
     if not p.is_file():
         raise DataError(f"{p}: data file not found")
     try:
         if p.suffix.lower() == ".parquet":
             return pd.read_parquet(p)
         return pd.read_csv(p)
-    except (ValueError, OSError, pd.errors.ParserError) as exc:
-        raise DataError(f"{p}: cannot read as a table: {exc}") from None
+    except OSError as exc:
+        raise DataError(
+            f"{p}: cannot read the data file ({exc.strerror or type(exc).__name__})"
+        ) from None
+    except (ValueError, pd.errors.ParserError) as exc:
+        # ParserError (a ragged row), EmptyDataError, UnicodeDecodeError, ArrowInvalid, ...
+        raise DataError(f"{p}: cannot read as a table: {shown_error(exc)}") from None
+
+
+def shown_error(exc: BaseException) -> str:
+    """A reader's exception as one capped line (pandas' messages may span lines)."""
+    return one_line(str(exc) or type(exc).__name__, limit=300)
 
 
 def load_data(spec: ModelSpec) -> pd.DataFrame:
@@ -50,11 +62,24 @@ def load_data(spec: ModelSpec) -> pd.DataFrame:
 def _check_columns(frame: pd.DataFrame, columns: dict[str, str], source: str) -> None:
     for what, col in columns.items():
         if col not in frame.columns:
-            close = close_matches(col, frame.columns)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise DataError(f"{source}: column {shown(col)} ({what}) not found{_hint(col, frame)}")
+
+
+def _hint(col: str, frame: pd.DataFrame) -> str:
+    """``"; did you mean 'x'? (columns: …)"``: the tail of a missing-column message."""
+    close = close_matches(col, frame.columns)
+    hint = f"; did you mean {shown(close[0])}?" if close else ""
+    more = f", … ({len(frame.columns)} in all)" if len(frame.columns) > 30 else ""
+    return f"{hint} (columns: {', '.join(shown(c, 40) for c in frame.columns[:30])}{more})"
+
+
+def check_groupings(spec: ModelSpec, frame: pd.DataFrame, source: str) -> None:
+    """Every grouping column exists; a missing one is blamed on the model-file key naming it."""
+    for col, key in spec.grouping_keys().items():
+        if col not in frame.columns:
             raise DataError(
-                f"{source}: column {col!r} ({what}) not found{hint} "
-                f"(columns: {', '.join(map(str, frame.columns[:30]))})"
+                f"{spec.source}: {key}: grouping column {shown(col)} is not a column of "
+                f"{source}{_hint(col, frame)}"
             )
 
 
@@ -63,12 +88,21 @@ def _numeric(frame: pd.DataFrame, col: str, what: str, source: str) -> np.ndarra
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float)
     if not pd.api.types.is_numeric_dtype(s):
+        if s.empty:
+            return s.to_numpy(dtype=float)
         bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
         raise DataError(
-            f"{source}: column {col!r} ({what}) must be numeric, got dtype {s.dtype}; "
-            f"non-numeric values such as {bad.iloc[0]!r} in {_rows(bad.index)}"
+            f"{source}: column {shown(col)} ({what}) must be numeric, got dtype {s.dtype}; "
+            f"non-numeric values such as {shown(bad.iloc[0])} in {_rows(bad.index)}"
         )
-    return s.to_numpy(dtype=float)
+    x = s.to_numpy(dtype=float)
+    bad = np.isinf(x)
+    if bad.any():
+        raise DataError(
+            f"{source}: column {shown(col)} ({what}) has infinite values such as "
+            f"{shown(float(x[bad][0]))} in {_rows(s.index[bad])}; expected finite numbers"
+        )
+    return x
 
 
 def validate(
@@ -94,18 +128,32 @@ def validate(
         Index labels of the rows dropped for missing values.
     """
     source = source or str(spec.data_path)
+    if frame.empty:
+        raise DataError(
+            f"{source}: no data rows ({len(frame.columns)} column(s), 0 rows); expected a "
+            "header line and at least one row per observation"
+        )
     dag = spec.dag()
     for node in dag.latent:
         if spec.column(node) in frame.columns:
             raise DataError(
-                f"{source}: column {spec.column(node)!r} is the latent node {node!r} of the DAG; "
+                f"{source}: column {shown(spec.column(node))} is the latent node {shown(node)} of "
+                "the DAG; "
                 "a latent node must not be observed (remove it from dag.latent or rename the "
                 "column)"
             )
     used = used_nodes(spec, adjustment)
-    needed = {f"node {n}": spec.column(n) for n in used}
-    needed.update({f"grouping {g}": g for g in spec.groupings})
+    needed = {
+        (
+            f"node {n}, data.columns.{n} in {spec.source}"
+            if n in spec.data.columns
+            else f"node {n} of {spec.source}"
+        ): spec.column(n)
+        for n in used
+    }
     _check_columns(frame, needed, source)
+    check_groupings(spec, frame, source)
+    needed.update({f"grouping {g}": g for g in spec.groupings})
     cols = list(dict.fromkeys(needed.values()))
 
     if spec.data.key:
@@ -131,7 +179,7 @@ def validate(
             col = next(c for c in cols if na[c].any())
             bad = frame.index[na[col]]
             raise DataError(
-                f"{source}: column {col!r} has {len(bad)} missing value(s) in {_rows(bad)}; "
+                f"{source}: column {shown(col)} has {len(bad)} missing value(s) in {_rows(bad)}; "
                 'expected none (set data.missing = "drop" in the model file to drop such rows)'
             )
         dropped = list(frame.index[na.any(axis=1)])
@@ -142,11 +190,17 @@ def validate(
     e = spec.estimand
     ycol = spec.column(e.outcome)
     yv = frame[ycol]
-    ok = yv.isin([0, 1, True, False])
+    num = yv if pd.api.types.is_bool_dtype(yv) else pd.to_numeric(yv, errors="coerce")
+    ok = num.isin([0, 1, True, False])
     if not ok.all():
         raise DataError(
-            f"{source}: outcome column {ycol!r} must be 0/1, got {yv[~ok].iloc[0]!r} in "
-            f"{_rows(frame.index[~ok])}"
+            f"{source}: outcome column {shown(ycol)} must be 0/1, got {shown(yv[~ok].iloc[0])} "
+            f"in {_rows(frame.index[~ok])}"
+        )
+    if yv.nunique() < 2:
+        raise DataError(
+            f"{source}: outcome column {shown(ycol)} is {shown(yv.iloc[0])} in all "
+            f"{len(yv)} rows; expected both 0 and 1"
         )
     for node in used:
         if node == e.outcome:
@@ -160,26 +214,27 @@ def validate(
             bad = (mv < 0) | (mv != np.round(mv))
             if bad.any():
                 raise DataError(
-                    f"{source}: mediator column {mcol!r} must hold non-negative integers for "
-                    f"mediator_family = {fam!r}, got {mv[bad][0]!r} in {_rows(frame.index[bad])}"
+                    f"{source}: mediator column {shown(mcol)} must hold non-negative integers for "
+                    f"mediator_family = {shown(fam)}, got {shown(mv[bad][0])} in "
+                    f"{_rows(frame.index[bad])}"
                 )
         if fam == "bernoulli" and not np.isin(mv, [0, 1]).all():
             bad = ~np.isin(mv, [0, 1])
             raise DataError(
-                f"{source}: mediator column {mcol!r} must be 0/1 for mediator_family = "
-                f"'bernoulli', got {mv[bad][0]!r} in {_rows(frame.index[bad])}"
+                f"{source}: mediator column {shown(mcol)} must be 0/1 for mediator_family = "
+                f"'bernoulli', got {shown(mv[bad][0])} in {_rows(frame.index[bad])}"
             )
     for g in spec.groupings:
         levels = frame[g].nunique()
         if levels < 2:
             raise DataError(
-                f"{source}: grouping column {g!r} has {levels} level(s) "
-                f"({frame[g].iloc[0]!r}); a varying effect needs at least 2"
+                f"{source}: grouping column {shown(g)} has {levels} level(s) "
+                f"({shown(frame[g].iloc[0])}); a varying effect needs at least 2"
             )
     tcol = spec.column(e.treatment)
     if frame[tcol].nunique() < 2:
         raise DataError(
-            f"{source}: treatment column {tcol!r} is constant ({frame[tcol].iloc[0]!r}); "
+            f"{source}: treatment column {shown(tcol)} is constant ({shown(frame[tcol].iloc[0])}); "
             "expected variation"
         )
     for node in spec.model.within_between:
@@ -187,7 +242,8 @@ def validate(
         within = frame[col] - frame.groupby(spec.model.within_group)[col].transform("mean")
         if np.allclose(within.to_numpy(dtype=float), 0):
             raise DataError(
-                f"{source}: column {col!r} does not vary within {spec.model.within_group!r}; "
+                f"{source}: column {shown(col)} does not vary within "
+                f"{shown(spec.model.within_group)}; "
                 "a within/between split needs within-group variation"
             )
     return frame, dropped
@@ -216,7 +272,7 @@ def resolve_contrast(spec: ModelSpec, values: np.ndarray) -> tuple[float, float]
     t0, t1 = one(c.from_), one(c.to)
     if t0 == t1:
         raise DataError(
-            f"{spec.source}: estimand.contrast: from = {c.from_!r} and to = {c.to!r} are both "
-            f"{t0:g} in the data; expected two different treatment values"
+            f"{spec.source}: estimand.contrast: from = {shown(c.from_)} and to = {shown(c.to)} "
+            f"are both {t0:g} in the data; expected two different treatment values"
         )
     return t0, t1

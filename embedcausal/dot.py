@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Set
 from dataclasses import dataclass, field
 from typing import Any
 
-from embedcausal.errors import DAGError
+from embedcausal.errors import DAGError, shown
 from embedcausal.roles import DERIVED_ROLES, ROLE_COLOURS
 
 __all__ = ["DotGraph", "read_dot", "write_dot"]
@@ -187,7 +187,7 @@ def _read_dot(text: str) -> Any:
             near = text[exc.loc : exc.loc + 20].split("\n")[0].strip()
             wanted = re.sub(r"^Expected\s+", "", exc.msg)
             wanted = re.sub(r"\b\w+\b", lambda m: _DOT_PUNCTUATION.get(m[0], m[0]), wanted)
-            where = f"near {near!r}" if near else "at the end"
+            where = f"near {shown(near)}" if near else "at the end"
             raise DAGError(
                 f"cannot parse DOT at line {exc.lineno}, column {exc.col}, {where}: the parser "
                 f"wanted {wanted.lower()}; {_DOT_FORM}"
@@ -196,7 +196,7 @@ def _read_dot(text: str) -> Any:
         raise DAGError(f"DOT source holds {len(graphs)} graphs; {_DOT_FORM}")
     graph = graphs[0]
     if graph.get_type() != "digraph":
-        raise DAGError(f"DOT source is an undirected {graph.get_type()!r}; {_DOT_FORM}")
+        raise DAGError(f"DOT source is an undirected {shown(graph.get_type())}; {_DOT_FORM}")
     if _has_undirected_edge(text):
         raise DAGError("DOT undirected edge '--' found; expected directed edges 'a -> b'")
     if graph.get_subgraphs() or any(

@@ -11,18 +11,55 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+#: characters of a user value echoed in a message at most (the rest is counted, not shown)
+MAX_SHOWN = 80
+
+
+def shown(value: object, limit: int = MAX_SHOWN) -> str:
+    """A user value as a message shows it: ``repr``-like, one line, at most ~``limit`` chars.
+
+    NumPy scalars print as the Python numbers they hold (``2``, not ``np.int64(2)``); a long
+    value is cut and its length given (``'xxxx…' (200000 characters)``), so a message stays
+    one readable line whatever the input was. Every message that echoes a value from a model
+    file, a data file or an argument goes through this helper.
+    """
+    if type(value).__module__ == "numpy" and hasattr(value, "item"):
+        try:
+            value = value.item()
+        except (ValueError, TypeError):
+            pass
+    if isinstance(value, str):
+        if len(value) <= limit:
+            return repr(value)
+        return f"{value[:limit]!r}… ({len(value)} characters)"
+    if isinstance(value, int) and not isinstance(value, bool) and value.bit_length() > 200:
+        return f"an integer of about {int(value.bit_length() * 0.30103) + 1} digits"
+    try:
+        text = repr(value)
+    except RecursionError:
+        return f"a {type(value).__name__} nested too deeply to show"
+    text = " ".join(text.split())
+    return text if len(text) <= limit else f"{text[:limit]}… ({len(text)} characters)"
+
+
+def one_line(text: str, limit: int = 2000) -> str:
+    """``text`` on one line (runs of whitespace, newlines included, become one space), capped."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit] + "…"
+
 
 def close_matches(value: object, options: Iterable[object], n: int = 1) -> list[str]:
     """Up to ``n`` options that look like ``value`` (for "did you mean" hints)."""
-    return difflib.get_close_matches(str(value), [str(o) for o in options], n=n)
+    return difflib.get_close_matches(str(value)[:1000], [str(o) for o in options], n=n)
 
 
 def expected(value: object, options: Iterable[object], *, what: str = "one of", n: int = 1) -> str:
     """``"did you mean 'x'? expected one of 'a', 'b'"``: the tail of an unknown-name message."""
     options = sorted(str(o) for o in options)
-    close = close_matches(value, options, n=n)
-    hint = f"did you mean {', '.join(map(repr, close))}? " if close else ""
-    return f"{hint}expected {what} {', '.join(map(repr, options))}"
+    close = close_matches(str(value)[:1000], options, n=n)
+    hint = f"did you mean {', '.join(map(shown, close))}? " if close else ""
+    more = f", … ({len(options)} in all)" if len(options) > 30 else ""
+    return f"{hint}expected {what} {', '.join(map(shown, options[:30]))}{more}"
 
 
 class EmbedcausalError(Exception):

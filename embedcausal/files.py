@@ -8,6 +8,7 @@ error the temporary file is removed and the target is left as it was.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 from collections.abc import Callable
@@ -34,3 +35,28 @@ def atomic_write(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     finally:
         tmp.unlink(missing_ok=True)
     return path
+
+
+def make_parents(path: str | os.PathLike) -> list[Path]:
+    """Create the missing parent directories of ``path``; return those created, outermost first.
+
+    Raises OSError (with nothing left behind) when one cannot be created.
+    """
+    path = Path(path)
+    missing = [p for p in path.parents if not p.exists()][::-1]
+    created: list[Path] = []
+    try:
+        for d in missing:
+            d.mkdir()
+            created.append(d)
+    except BaseException:
+        remove_empty(created)
+        raise
+    return created
+
+
+def remove_empty(directories: list[Path]) -> None:
+    """Remove ``directories`` (innermost last in the list) where they are still empty."""
+    for d in reversed(directories):
+        with contextlib.suppress(OSError):
+            d.rmdir()

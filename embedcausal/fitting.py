@@ -48,7 +48,7 @@ from embedcausal.models import (
 )
 from embedcausal.plan import Design, design
 from embedcausal.runs import Run, package_versions
-from embedcausal.spec import ModelSpec
+from embedcausal.spec import SEED_LIMIT, ModelSpec
 
 #: compiled models kept per process
 CACHE_SIZE = 8
@@ -57,6 +57,22 @@ _COMPILED: OrderedDict[str, Any] = OrderedDict()
 LOGLIK_MAX_VALUES = 150_000_000
 #: seed offset of the mediator part (parts get distinct, reproducible streams)
 _PART_SEED = {"outcome": 0, "joint": 0, "mediator": 104_729}
+
+
+#: draws per chain a partial run needs at least (``keep_partial``)
+MIN_PARTIAL_DRAWS = 2
+
+
+class Interrupted(KeyboardInterrupt):
+    """Sampling was stopped (Ctrl-C). ``trace`` holds the complete draws so far, or None.
+
+    A ``KeyboardInterrupt``: code that does not ask for partial results stops as on any
+    Ctrl-C. Only ``fit(..., keep_partial=True)`` keeps ``trace``, as a run marked incomplete.
+    """
+
+    def __init__(self, message: str, trace: xr.DataTree | None = None) -> None:
+        super().__init__(message)
+        self.trace = trace
 
 
 class Timer:
@@ -157,7 +173,17 @@ def clear_compiled() -> None:
     _COMPILED.clear()
 
 
-def _sample_part(model, spec: ModelSpec, *, key: str, seed: int, progress: bool, timer: Timer):
+def _sample_part(
+    model,
+    spec: ModelSpec,
+    *,
+    key: str,
+    seed: int,
+    progress: bool,
+    timer: Timer,
+    keep_partial: bool = False,
+    part: str = "joint",
+):
     s = spec.sampler
     cores = min(s.chains, os.cpu_count() or 1)
     if s.backend == "nutpie":
@@ -167,7 +193,7 @@ def _sample_part(model, spec: ModelSpec, *, key: str, seed: int, progress: bool,
         with timer.phase("compile"):
             compiled = compiled_nutpie(model, key, swappable=swappable)
         with timer.phase("sample"):
-            trace = nutpie.sample(
+            sampler = nutpie.sample(
                 compiled,
                 draws=s.draws,
                 tune=s.tune,
@@ -178,7 +204,22 @@ def _sample_part(model, spec: ModelSpec, *, key: str, seed: int, progress: bool,
                 target_accept=s.target_accept,
                 save_warmup=s.save_warmup,
                 adaptation=s.adaptation,
+                blocking=False,
             )
+            try:
+                trace = sampler.wait()
+            except KeyboardInterrupt:
+                # nutpie's own blocking call would return the partial trace (or fail with
+                # "no results to take" when nothing was drawn yet); keep it only when asked
+                partial = None
+                with contextlib.suppress(Exception):
+                    if keep_partial:
+                        partial = sampler.abort()
+                    else:
+                        sampler.cancel()
+                raise Interrupted(
+                    f"sampling of the {part} model was interrupted", partial
+                ) from None
         return trace
     import pymc as pm
 
@@ -201,22 +242,52 @@ def _sample_part(model, spec: ModelSpec, *, key: str, seed: int, progress: bool,
     return trace
 
 
+def _complete_draws(post: xr.Dataset) -> np.ndarray:
+    """Per chain, the number of leading draws without a NaN in any variable."""
+    n_chain, n_draw = post.sizes.get("chain", 0), post.sizes.get("draw", 0)
+    ok = np.ones((n_chain, n_draw), dtype=bool)
+    for v in post.data_vars:
+        a = np.asarray(post[v].values, dtype=float).reshape(n_chain, n_draw, -1)
+        ok &= ~np.isnan(a).any(axis=-1)
+    return np.where(ok.all(axis=1), n_draw, np.argmin(ok, axis=1)) if n_draw else ok.sum(1)
+
+
 def _check_complete(trace: xr.DataTree, spec: ModelSpec, part: str) -> None:
-    """Raise KeyboardInterrupt when a sampler returned fewer draws than asked (Ctrl-C)."""
+    """Raise :class:`Interrupted` when a sampler returned fewer draws than asked (Ctrl-C)."""
     post = trace["posterior"]
     s = spec.sampler
     n_chain, n_draw = post.sizes.get("chain", 0), post.sizes.get("draw", 0)
     incomplete = n_chain < s.chains or n_draw < s.draws
-    if not incomplete:
-        for v in post.data_vars:
-            if np.isnan(np.asarray(post[v].values, dtype=float)).any():
-                incomplete = True
-                break
+    if not incomplete and (_complete_draws(post.to_dataset()) < n_draw).any():
+        incomplete = True
     if incomplete:
-        raise KeyboardInterrupt(
+        raise Interrupted(
             f"sampling of the {part} model stopped early ({n_chain} chains x {n_draw} draws of "
-            f"{s.chains} x {s.draws}); nothing was kept"
+            f"{s.chains} x {s.draws})",
+            trace,
         )
+
+
+def _truncated(trace: xr.DataTree, n_draw: int) -> dict[str, xr.Dataset]:
+    """A trace's posterior and sample statistics, first ``n_draw`` draws (no warm-up)."""
+    return {
+        g: trace[g].to_dataset().isel(draw=slice(0, n_draw))
+        for g in ("posterior", "sample_stats")
+        if g in trace.children
+    }
+
+
+def _partial(
+    done: list[tuple[str, xr.DataTree]], part: str, trace: xr.DataTree | None, parts: list[str]
+) -> tuple[list[tuple[str, dict[str, xr.Dataset]]], int] | None:
+    """The draws every part has, when the interrupted ``part`` is the last one sampled."""
+    if trace is None or "posterior" not in trace.children or part != parts[-1]:
+        return None
+    counts = _complete_draws(trace["posterior"].to_dataset())
+    n = int(counts.min()) if counts.size else 0
+    if n < MIN_PARTIAL_DRAWS:
+        return None
+    return [(p, _truncated(t, n)) for p, t in [*done, (part, trace)]], n
 
 
 def sample(
@@ -227,6 +298,7 @@ def sample(
     data: dict[str, Any] | None = None,
     progress: bool = False,
     timer: Timer | None = None,
+    keep_partial: bool = False,
 ) -> xr.DataTree:
     """Sample a design's model (its parts separately when they share no parameter).
 
@@ -243,6 +315,9 @@ def sample(
         Show the sampler's progress bar.
     timer : Timer, optional
         Collects seconds per phase.
+    keep_partial : bool
+        On Ctrl-C, hand the complete draws so far to the :class:`Interrupted` raised (when
+        every part has at least :data:`MIN_PARTIAL_DRAWS` of them).
 
     Returns
     -------
@@ -252,8 +327,9 @@ def sample(
 
     Raises
     ------
-    KeyboardInterrupt
-        When sampling is interrupted; no partial result is returned.
+    Interrupted
+        A ``KeyboardInterrupt``: sampling was interrupted; it carries a partial trace only
+        with ``keep_partial``.
     """
     import pymc as pm
 
@@ -262,23 +338,45 @@ def sample(
     if models is None:
         with timer.phase("build"):
             models = part_models(design, confounder=confounder)
-    posts, tree = [], {}
+    done: list[tuple[str, xr.DataTree]] = []
     for part, model in models:
         if data:
             with model:
                 pm.set_data({k: v for k, v in data.items() if k in model.named_vars})
-        trace = _sample_part(
-            model,
-            spec,
-            key=structure_key(design, part, confounder),
-            seed=spec.sampler.seed + _PART_SEED[part],
-            progress=progress,
-            timer=timer,
-        )
-        _check_complete(trace, spec, part)
+        try:
+            trace = _sample_part(
+                model,
+                spec,
+                key=structure_key(design, part, confounder),
+                seed=(spec.sampler.seed + _PART_SEED[part]) % SEED_LIMIT,
+                progress=progress,
+                timer=timer,
+                keep_partial=keep_partial,
+                part=part,
+            )
+            _check_complete(trace, spec, part)
+        except Interrupted as exc:
+            kept = _partial(done, part, exc.trace, [p for p, _ in models]) if keep_partial else None
+            if kept is None:
+                raise Interrupted(str(exc)) from None
+            parts, n = kept
+            total = spec.sampler.draws
+            raise Interrupted(
+                f"{exc} after {n} of {total} draws per chain",
+                _assemble([(p, xr.DataTree.from_dict(g)) for p, g in parts], design),
+            ) from None
+        done.append((part, trace))
+    return _assemble(done, design)
+
+
+def _assemble(done: list[tuple[str, xr.DataTree]], design: Design) -> xr.DataTree:
+    """One DataTree from the parts' traces (``sample_stats_mediator`` for the mediator's)."""
+    posts, tree = [], {}
+    for part, trace in done:
         posts.append(trace["posterior"].to_dataset())
         group = "sample_stats_mediator" if part == "mediator" else "sample_stats"
-        tree[group] = trace["sample_stats"].to_dataset()
+        if "sample_stats" in trace.children:
+            tree[group] = trace["sample_stats"].to_dataset()
         for name in ("warmup_posterior", "warmup_sample_stats"):
             if name in trace.children:
                 suffix = "_mediator" if part == "mediator" else ""
@@ -312,7 +410,9 @@ def data_groups(model, design: Design) -> tuple[xr.Dataset, xr.Dataset]:
         ds = xr.Dataset(
             {k: (dims.get(k) or (), np.asarray(v)) for k, v in values.items()},
         )
-        used = {d for v in ds.data_vars for d in ds[v].dims} | set(design.data.coords)
+        # every grouping's levels, even where only its integer codes are data (a saved run
+        # rebuilds the groupings from them)
+        used = {d for v in ds.data_vars for d in ds[v].dims} | set(design.data.group_codes)
         ds = ds.assign_coords({k: v for k, v in coords.items() if k in used})
         return _with_names(ds, design)
 
@@ -364,23 +464,44 @@ def log_likelihood(idata: xr.DataTree, design: Design, *, dtype=np.float32) -> x
     return da.to_dataset()
 
 
-def _validate_settings(design: Design) -> None:
-    """Refuse sampler settings the machine cannot hold, before any work."""
+def _validate_settings(design: Design, names: dict[str, str] | None = None) -> None:
+    """Refuse sampler settings the machine cannot hold, before any work.
+
+    ``names`` says where a setting came from when not from the model file (``{"draws":
+    "--draws"}`` for a command-line flag); the message names the file and each key.
+    """
     s = design.spec.sampler
+    names = names or {}
     n_params = sum(len(v) for k, v in design.data.coords.items() if k != "obs") * 4 + 50
-    values = s.chains * (s.draws + (s.tune if s.save_warmup else 0)) * n_params
+    # nutpie keeps warm-up draws until the end, so tuning steps count as draws here
+    values = s.chains * (s.draws + s.tune) * n_params
     loglik = min(design.data.n_obs * s.chains * s.draws, LOGLIK_MAX_VALUES)
     need = values * 8 + loglik * 4
     avail = _available_memory()
     if avail is not None and need > 0.8 * avail:
+        from_file = [k for k in ("draws", "tune", "chains") if k not in names]
+        flags = [k for k in ("draws", "tune", "chains") if k in names]
+        where = ", ".join(f"{names[k]} {getattr(s, k)}" for k in flags)
+        if from_file:
+            keys = ", ".join(f"sampler.{k} = {getattr(s, k)}" for k in from_file)
+            where = f"{where} (with {keys} in {design.spec.source})" if where else keys
+            if not flags:
+                where = f"{design.spec.source}: {where}"
         raise EmbedcausalError(
-            f"{design.spec.source}: sampler: draws = {s.draws}, chains = {s.chains} need about "
-            f"{need / 2**30:.1f} GiB for the posterior, more than the {avail / 2**30:.1f} GiB "
-            "of memory available; expected fewer draws or chains"
+            f"{where}: need about {need / 2**30:.3g} GiB for the draws, more than the "
+            f"{avail / 2**30:.1f} GiB of memory available; expected fewer draws, tuning steps "
+            "or chains"
         )
 
 
 def _available_memory() -> int | None:
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
     try:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
@@ -400,6 +521,7 @@ def fit(
     progress: bool | None = None,
     compute_effects: bool = True,
     verbose: bool = False,
+    keep_partial: bool = False,
 ) -> Run:
     """Fit a design: sample, diagnose, compute the log-likelihood and the effects.
 
@@ -418,6 +540,10 @@ def fit(
         Compute the g-computation effects (stored in the DataTree group ``effects``).
     verbose : bool
         Print the seconds spent in each phase to stderr.
+    keep_partial : bool
+        On Ctrl-C during sampling, return a run of the draws made so far, marked
+        ``complete = False`` (``Run.interrupted`` says why), instead of raising. Nothing is
+        kept when some part of the model has fewer than :data:`MIN_PARTIAL_DRAWS` draws.
 
     Returns
     -------
@@ -428,7 +554,7 @@ def fit(
     SpecError, DataError, IdentificationError
         Bad input, before any sampling.
     KeyboardInterrupt
-        When interrupted; nothing is returned or saved.
+        When interrupted (and nothing is kept); nothing is returned or saved.
 
     See Also
     --------
@@ -460,19 +586,37 @@ def fit(
     _validate_settings(plan)
     if progress is None:
         progress = progress_default()
-    idata = sample(plan, progress=progress, timer=timer)
+    interrupted = ""
+    try:
+        idata = sample(plan, progress=progress, timer=timer, keep_partial=keep_partial)
+    except Interrupted as exc:
+        if exc.trace is None:
+            kept = "; too few draws to keep a partial run" if keep_partial else ""
+            raise Interrupted(f"{exc}{kept}") from None
+        idata, interrupted = exc.trace, str(exc)
     with timer.phase("log_likelihood"):
         ll = log_likelihood(idata, plan)
     if ll is not None:
         idata["log_likelihood"] = xr.DataTree(ll)
-    with timer.phase("diagnostics"):
+    with timer.phase("diagnostics"), warnings.catch_warnings():
+        if interrupted:  # a handful of draws: statistics may be undefined, and are flagged
+            warnings.simplefilter("ignore")
         diag = diagnose(idata)
-    run = Run(design=plan, idata=idata, diagnostics=diag, versions=package_versions())
+    run = Run(
+        design=plan,
+        idata=idata,
+        diagnostics=diag,
+        versions=package_versions(),
+        complete=not interrupted,
+        interrupted=interrupted,
+    )
     const, observed = data_groups(run.model, plan)
     idata["observed_data"] = xr.DataTree(observed)
     idata["constant_data"] = xr.DataTree(const)
     if compute_effects:
-        with timer.phase("effects"):
+        with timer.phase("effects"), warnings.catch_warnings():
+            if interrupted:
+                warnings.simplefilter("ignore")
             run.compute_effects()
     run.timings = dict(timer.phases)
     if verbose:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 
-from embedcausal.errors import DAGError
+from embedcausal.errors import DAGError, shown
 
 __all__ = ["check_name", "coerce_edge", "parse_edge"]
 
@@ -38,16 +38,16 @@ def parse_edge(text: str) -> tuple[str, str]:
         self-loop.
     """
     if not isinstance(text, str):
-        raise DAGError(f"bad edge {text!r}; expected a string of the form 'parent -> child'")
+        raise DAGError(f"bad edge {shown(text)}; expected a string of the form 'parent -> child'")
     m = _EDGE_RE.match(text)
     if m is None:
         raise DAGError(
-            f"bad edge {text!r}; expected the form 'parent -> child' with names made of "
+            f"bad edge {shown(text)}; expected the form 'parent -> child' with names made of "
             "letters, digits and '_' (not starting with a digit)"
         )
     parent, child = m.group(1), m.group(2)
     if parent == child:
-        raise DAGError(f"self-loop {text!r}; a node cannot cause itself")
+        raise DAGError(f"self-loop {shown(text)}; a node cannot cause itself")
     return parent, child
 
 
@@ -61,7 +61,7 @@ def check_name(name: object, what: str) -> str:
     """
     if not isinstance(name, str) or not _NAME_RE.match(name):
         raise DAGError(
-            f"bad {what} name {name!r}; expected an identifier (letters, digits and '_', "
+            f"bad {what} name {shown(name)}; expected an identifier (letters, digits and '_', "
             "not starting with a digit)"
         )
     return name
@@ -81,7 +81,7 @@ def coerce_edge(edge: tuple[str, str] | str) -> tuple[str, str]:
         parent, child = edge
     except (TypeError, ValueError):
         raise DAGError(
-            f"bad edge {edge!r}; expected 'parent -> child' or a (parent, child) pair"
+            f"bad edge {shown(edge)}; expected 'parent -> child' or a (parent, child) pair"
         ) from None
     check_name(parent, "node")
     check_name(child, "node")

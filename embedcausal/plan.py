@@ -27,7 +27,7 @@ from typing import Any
 import pandas as pd
 
 from embedcausal.data import read_table
-from embedcausal.errors import IdentificationError
+from embedcausal.errors import IdentificationError, shown
 from embedcausal.identification import Identification, identify
 from embedcausal.prepared import PreparedData, prepare
 from embedcausal.spec import ModelSpec, load_spec
@@ -97,7 +97,7 @@ class Design:
             f"{k}: {v.kind or 'not identified'}" for k, v in self.identification.items()
         )
         return (
-            f"Design({self.spec.name!r}, {self.data.n_obs} rows, contrast "
+            f"Design({shown(self.spec.name)}, {self.data.n_obs} rows, contrast "
             f"{self.contrast[0]:g} -> {self.contrast[1]:g}, {effects})"
         )
 
@@ -121,7 +121,8 @@ def identification_for(spec: ModelSpec) -> dict[str, Identification]:
         if not res.identified and not e.assume:
             paths = "; ".join(res.open_paths) or "no valid adjustment"
             raise IdentificationError(
-                f"{spec.source}: the {effect} effect of {e.treatment!r} on {e.outcome!r} is not "
+                f"{spec.source}: the {effect} effect of {shown(e.treatment)} on "
+                f"{shown(e.outcome)} is not "
                 f"identified by the DAG (open: {paths}); fix the DAG, or state the assumption "
                 "you rely on in estimand.assume"
             )
@@ -131,9 +132,9 @@ def identification_for(spec: ModelSpec) -> dict[str, Identification]:
             if missing:
                 raise IdentificationError(
                     f"{spec.source}: the {effect} effect is identified only within "
-                    f"{res.within_group!r} (a latent confounder is constant within it); add "
+                    f"{shown(res.within_group)} (a latent confounder is constant within it); add "
                     f"{missing} to model.within_between and set model.within_group = "
-                    f"{res.within_group!r}"
+                    f"{shown(res.within_group)}"
                 )
         if res.identified and res.kind not in ("backdoor", "mediation", "within") and not e.assume:
             raise IdentificationError(

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from embedcausal.data import load_data, resolve_contrast, used_nodes, validate
-from embedcausal.errors import DataError
+from embedcausal.errors import DataError, shown
 from embedcausal.spec import ModelSpec
 
 COUNT_FAMILIES = ("poisson", "negbinomial")
@@ -245,8 +245,9 @@ def prepare(
             bad = per_inner[per_inner > 1]
             if len(bad):
                 raise DataError(
-                    f"{source}: model.varying {item!r}: {inner!r} {bad.index[0]!r} lies in "
-                    f"{int(bad.iloc[0])} different {outer!r} groups; expected each {inner} "
+                    f"{source}: model.varying {shown(item)}: {shown(inner)} {shown(bad.index[0])} "
+                    "lies in "
+                    f"{int(bad.iloc[0])} different {shown(outer)} groups; expected each {inner} "
                     f"inside one {outer}"
                 )
             nested[inner] = outer

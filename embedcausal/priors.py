@@ -9,11 +9,14 @@ ever evaluated or executed.
 from __future__ import annotations
 
 import ast
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from embedcausal.errors import EmbedcausalError
+from embedcausal.errors import EmbedcausalError, shown
 
+#: longest prior text accepted (a prior is a call with a few numbers)
+MAX_PRIOR_LENGTH = 200
 # name -> (parameter names in positional order, names that must be > 0, support)
 DISTRIBUTIONS: dict[str, tuple[tuple[str, ...], frozenset[str], str]] = {
     "Normal": (("mu", "sigma"), frozenset({"sigma"}), "real"),
@@ -69,19 +72,42 @@ def _fmt(x: float) -> str:
 
 
 def _number(node: ast.AST, text: str) -> float:
-    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
-        value = _number(node.operand, text)
-        return -value if isinstance(node.op, ast.USub) else value
+    sign = 1.0
+    # a loop, not recursion: '-(-(-(...1)))' hundreds deep is a bad prior, not a RecursionError
+    while isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub | ast.UAdd):
+        if isinstance(node.op, ast.USub):
+            sign = -sign
+        node = node.operand
     if (
         isinstance(node, ast.Constant)
         and isinstance(node.value, int | float)
         and not isinstance(node.value, bool)
     ):
-        return float(node.value)
+        try:
+            value = float(node.value)
+        except OverflowError:
+            value = math.inf
+        if not math.isfinite(value):
+            raise PriorError(
+                f"prior {shown(text)}: argument {_segment(text, node)} is not a finite number; "
+                "expected a finite numeric literal such as Normal(0, 1)"
+            )
+        return sign * value
     raise PriorError(
-        f"prior {text!r}: argument {ast.unparse(node)!r} is not a number; "
+        f"prior {shown(text)}: argument {shown(_source(node))} is not a number; "
         "expected numeric literals such as Normal(0, 1)"
     )
+
+
+def _segment(text: str, node: ast.AST) -> str:
+    return ast.get_source_segment(text.strip(), node) or _source(node)
+
+
+def _source(node: ast.AST) -> str:
+    try:
+        return ast.unparse(node)
+    except (RecursionError, ValueError):
+        return "<expression>"
 
 
 def parse_prior(text: str, *, support: str | None = None) -> Prior:
@@ -106,41 +132,47 @@ def parse_prior(text: str, *, support: str | None = None) -> Prior:
     """
     expected = "expected e.g. 'Normal(0, 1)' with one of " + ", ".join(DISTRIBUTIONS)
     if not isinstance(text, str):
-        raise PriorError(f"prior {text!r} is not a string; {expected}")
+        raise PriorError(f"prior {shown(text)} is not a string; {expected}")
+    if len(text) > MAX_PRIOR_LENGTH:
+        raise PriorError(
+            f"prior {shown(text)} is too long; expected a distribution call of at most "
+            f"{MAX_PRIOR_LENGTH} characters such as 'Normal(0, 1)'"
+        )
     try:
         tree = ast.parse(text.strip(), mode="eval").body
-    except SyntaxError:
-        raise PriorError(f"prior {text!r} is not a distribution call; {expected}") from None
+    except (SyntaxError, RecursionError, MemoryError, ValueError, OverflowError):
+        raise PriorError(f"prior {shown(text)} is not a distribution call; {expected}") from None
     if not (isinstance(tree, ast.Call) and isinstance(tree.func, ast.Name)):
-        raise PriorError(f"prior {text!r} is not a distribution call; {expected}")
+        raise PriorError(f"prior {shown(text)} is not a distribution call; {expected}")
     dist = tree.func.id
     if dist not in DISTRIBUTIONS:
-        raise PriorError(f"prior {text!r}: unknown distribution {dist!r}; {expected}")
+        raise PriorError(f"prior {shown(text)}: unknown distribution {shown(dist)}; {expected}")
     names, positive, dist_support = DISTRIBUTIONS[dist]
     if len(tree.args) > len(names):
         raise PriorError(
-            f"prior {text!r}: {dist} takes {len(names)} argument(s) ({', '.join(names)}), "
+            f"prior {shown(text)}: {dist} takes {len(names)} argument(s) ({', '.join(names)}), "
             f"got {len(tree.args)}"
         )
     params = {n: _number(a, text) for n, a in zip(names, tree.args, strict=False)}
     for kw in tree.keywords:
         if kw.arg not in names:
             raise PriorError(
-                f"prior {text!r}: {dist} has no parameter {kw.arg!r}; expected {', '.join(names)}"
+                f"prior {shown(text)}: {dist} has no parameter {shown(kw.arg)}; expected "
+                f"{', '.join(names)}"
             )
         if kw.arg in params:
-            raise PriorError(f"prior {text!r}: parameter {kw.arg!r} given twice")
+            raise PriorError(f"prior {shown(text)}: parameter {shown(kw.arg)} given twice")
         params[kw.arg] = _number(kw.value, text)
     missing = [n for n in names if n not in params]
     if missing:
-        raise PriorError(f"prior {text!r}: {dist} needs {', '.join(missing)}")
+        raise PriorError(f"prior {shown(text)}: {dist} needs {', '.join(missing)}")
     for n in positive:
         if params[n] <= 0:
-            raise PriorError(f"prior {text!r}: {n} = {_fmt(params[n])} must be > 0")
+            raise PriorError(f"prior {shown(text)}: {n} = {_fmt(params[n])} must be > 0")
     if support == "positive" and dist_support != "positive":
         pos = [d for d, spec in DISTRIBUTIONS.items() if spec[2] == "positive"]
         raise PriorError(
-            f"prior {text!r} puts mass on negative values; this parameter must be positive: "
+            f"prior {shown(text)} puts mass on negative values; this parameter must be positive: "
             f"expected one of {', '.join(pos)}"
         )
     return Prior(dist, {n: params[n] for n in names})

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Set
 
-from embedcausal.errors import DAGError, expected
+from embedcausal.errors import DAGError, expected, shown
 
 __all__ = [
     "DECLARED_ROLES",
@@ -76,32 +76,35 @@ def declared_roles(
     declared: dict[str, str] = {}
     for n, r in roles.items():
         if n not in nodes:
-            raise DAGError(f"role given for unknown node {n!r}; {_expected(n, nodes)}")
+            raise DAGError(f"role given for unknown node {shown(n)}; {_expected(n, nodes)}")
         if r in DERIVED_ROLES:
             raise DAGError(
-                f"role {r!r} for node {n!r} follows from the graph and cannot be declared; "
+                f"role {shown(r)} for node {shown(n)} follows from the graph and cannot be "
+                "declared; "
                 f"expected one of {', '.join(map(repr, DECLARED_ROLES))} "
                 "(embedcausal.identification.node_roles derives the others)"
             )
         if r not in ROLES:
             raise DAGError(
-                f"unknown role {r!r} for node {n!r}; "
+                f"unknown role {shown(r)} for node {shown(n)}; "
                 f"{_expected(r, (*DECLARED_ROLES, 'latent', 'other'))} "
                 f"({' and '.join(map(repr, DERIVED_ROLES))} follow from the graph)"
             )
         if n in latent and r != "latent":
             raise DAGError(
-                f"node {n!r} is latent but given the role {r!r}; a latent node's role is 'latent'"
+                f"node {shown(n)} is latent but given the role {shown(r)}; a latent node's role "
+                "is 'latent'"
             )
         if r == "latent" and n not in latent:
             raise DAGError(
-                f"node {n!r} has the role 'latent' but is not declared latent; "
+                f"node {shown(n)} has the role 'latent' but is not declared latent; "
                 "expected it in the latent nodes"
             )
         if r in DECLARED_ROLES:
             if r in declared:
                 raise DAGError(
-                    f"role {r!r} given to both {declared[r]!r} and {n!r}; expected one {r} node"
+                    f"role {shown(r)} given to both {shown(declared[r])} and {shown(n)}; expected "
+                    f"one {r} node"
                 )
             declared[r] = n
         out[n] = r
@@ -121,8 +124,8 @@ def override_roles(base: Mapping[str, str], roles: Mapping[str, str] | None) -> 
     out = dict(base)
     for n, r in (roles or {}).items():
         if n not in base:
-            raise DAGError(f"role given for unknown node {n!r}; {_expected(n, base)}")
+            raise DAGError(f"role given for unknown node {shown(n)}; {_expected(n, base)}")
         if r not in ROLES:
-            raise DAGError(f"unknown role {r!r} for node {n!r}; {_expected(r, ROLES)}")
+            raise DAGError(f"unknown role {shown(r)} for node {shown(n)}; {_expected(r, ROLES)}")
         out[n] = r
     return dict(sorted(out.items()))

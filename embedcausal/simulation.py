@@ -101,7 +101,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from embedcausal.errors import DataError, close_matches
+from embedcausal.errors import DataError, close_matches, expected, shown
 from embedcausal.files import atomic_write
 
 __all__ = [
@@ -272,7 +272,9 @@ class Simulation:
         data_path = Path(path)
         stem = data_path.name[:-4] if data_path.name.lower().endswith(".csv") else data_path.name
         if not stem:
-            raise DataError(f"save: path {str(path)!r} has no file name; expected e.g. 'sim.csv'")
+            raise DataError(
+                f"save: path {shown(str(path))} has no file name; expected e.g. 'sim.csv'"
+            )
         truth_path = data_path.with_name(stem + ".truth.json")
         data_path.parent.mkdir(parents=True, exist_ok=True)
         csv = self.data.to_csv(index=False, lineterminator="\n")
@@ -288,7 +290,9 @@ def _is_int(value: object) -> bool:
 
 def _check_int(name: str, value: object, minimum: int) -> int:
     if not _is_int(value) or value < minimum:  # type: ignore[operator]
-        raise DataError(f"simulate: {name}={value!r} is invalid; expected an integer >= {minimum}")
+        raise DataError(
+            f"simulate: {name}={shown(value)} is invalid; expected an integer >= {minimum}"
+        )
     return int(value)  # type: ignore[arg-type]
 
 
@@ -296,7 +300,7 @@ def _check_real(name: str, value: object, *, nonnegative: bool = False) -> float
     ok = isinstance(value, Real) and not isinstance(value, bool) and math.isfinite(value)
     if not ok or (nonnegative and value < 0):  # type: ignore[operator]
         want = "a finite number >= 0" if nonnegative else "a finite number"
-        raise DataError(f"simulate: {name}={value!r} is invalid; expected {want}")
+        raise DataError(f"simulate: {name}={shown(value)} is invalid; expected {want}")
     return float(value)  # type: ignore[arg-type]
 
 
@@ -309,15 +313,16 @@ def _resolve_parameters(
     for name, value in overrides.items():
         if name not in defaults:
             close = close_matches(name, defaults)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            hint = f" (did you mean {shown(close[0])}?)" if close else ""
             raise DataError(
-                f"simulate: unknown parameter {name!r}{hint}; expected one of "
+                f"simulate: unknown parameter {shown(name)}{hint}; expected one of "
                 f"{', '.join(sorted(defaults))}"
             )
         val = _check_real(name, value, nonnegative=name in _NONNEGATIVE)
         if name in zeros and val != 0.0:
             raise DataError(
-                f"simulate: parameter {name}={value!r} is a structural zero of the {mechanism!r} "
+                f"simulate: parameter {name}={shown(value)} is a structural zero of the "
+                f"{shown(mechanism)} "
                 f"mechanism; expected 0 (its structural zeros: {', '.join(zeros)})"
             )
         params[name] = val
@@ -596,8 +601,8 @@ def simulate(
     """
     if not isinstance(mechanism, str) or mechanism not in MECHANISMS:
         raise DataError(
-            f"simulate: mechanism={mechanism!r} is not a known mechanism; expected one of "
-            f"{', '.join(MECHANISMS)}"
+            f"simulate: mechanism={shown(mechanism)} is not a known mechanism; "
+            f"{expected(str(mechanism), MECHANISMS)}"
         )
     n_countries = _check_int("n_countries", n_countries, 10)
     n_missions = _check_int("n_missions", n_missions, 3)

@@ -10,6 +10,7 @@ documented in ``docs/model-files.md``.
 
 from __future__ import annotations
 
+import math
 import re
 import tomllib
 from collections.abc import Mapping
@@ -19,7 +20,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from embedcausal.dag import CausalDAG, parse_edge
-from embedcausal.errors import DAGError, SpecError, expected
+from embedcausal.errors import DAGError, SpecError, expected, one_line, shown
 from embedcausal.priors import Prior, PriorError, parse_prior
 
 EFFECTS = ("total", "nde", "nie")
@@ -32,7 +33,11 @@ PRIOR_SLOTS: dict[str, tuple[str, str]] = {
     "mediator_sigma": ("HalfNormal(1)", "positive"),
     "mediator_alpha": ("Exponential(1)", "positive"),
 }
-_QUANTILE = re.compile(r"^p(\d{1,2}(\.\d+)?)$")
+_QUANTILE = re.compile(r"^p(\d{1,3}(\.\d+)?)$")
+#: seeds the samplers take (numpy's SeedSequence and nutpie both accept 0 <= seed < 2**32)
+SEED_LIMIT = 2**32
+#: largest model file read (a model file is a page of TOML)
+MAX_FILE_BYTES = 1_000_000
 _NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
@@ -41,6 +46,7 @@ class _Strict(BaseModel):
 
 
 Name = Annotated[str, Field(pattern=_NAME)]
+FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
 Parameterization = Literal["auto", "centered", "noncentered"]
 ContrastValue = str | float
 
@@ -71,11 +77,15 @@ class Contrast(_Strict):
     @field_validator("from_", "to")
     @classmethod
     def _check_value(cls, v: ContrastValue) -> ContrastValue:
+        if isinstance(v, float) and not math.isfinite(v):
+            raise ValueError(
+                f"{v} is not a finite number; expected 'p0'..'p100' (e.g. 'p25') or a number"
+            )
         if isinstance(v, str):
             m = _QUANTILE.match(v)
             if not m or not 0 <= float(m.group(1)) <= 100:
                 raise ValueError(
-                    f"{v!r} is not a quantile; expected 'p0'..'p100' (e.g. 'p25') or a number"
+                    f"{shown(v)} is not a quantile; expected 'p0'..'p100' (e.g. 'p25') or a number"
                 )
         return v
 
@@ -86,7 +96,7 @@ class EstimandSection(_Strict):
     treatment: Name
     outcome: Name
     mediator: Name | None = None
-    effects: list[Literal["total", "nde", "nie"]] | None = None
+    effects: list[Literal["total", "nde", "nie"]] | None = Field(None, min_length=1)
     contrast: Contrast = Field(
         default_factory=lambda: Contrast.model_validate({"from": "p25", "to": "p75"})
     )
@@ -121,7 +131,7 @@ class ModelSection(_Strict):
             parts = item.split("/")
             if not 1 <= len(parts) <= 2 or not all(re.match(_NAME, p) for p in parts):
                 raise ValueError(
-                    f"{item!r} is not a grouping; expected a column name like 'country' or a "
+                    f"{shown(item)} is not a grouping; expected a column name like 'country' or a "
                     "nesting 'outer/inner' like 'region/country'"
                 )
         return v
@@ -134,8 +144,8 @@ class SamplerSection(_Strict):
     draws: int = Field(1000, ge=10)
     tune: int = Field(1000, ge=10)
     chains: int = Field(4, ge=1, le=64)
-    seed: int = Field(20201, ge=0)
-    target_accept: float = Field(0.8, gt=0, lt=1)
+    seed: int = Field(20201, ge=0, lt=SEED_LIMIT)
+    target_accept: FiniteFloat = Field(0.8, gt=0, lt=1)
     save_warmup: bool = False
     adaptation: Literal["diag", "low_rank"] = "diag"
 
@@ -143,9 +153,9 @@ class SamplerSection(_Strict):
 class ConfounderSweep(_Strict):
     """``[sensitivity.confounder]``: the latent-confounder grid."""
 
-    on_treatment: list[float] = Field(min_length=1)
-    on_outcome: list[float] = Field(min_length=1)
-    on_mediator: list[float] = Field(default_factory=lambda: [0.0])
+    on_treatment: list[FiniteFloat] = Field(min_length=1)
+    on_outcome: list[FiniteFloat] = Field(min_length=1)
+    on_mediator: list[FiniteFloat] = Field(default_factory=lambda: [0.0], min_length=1)
     benchmark: list[Name] = Field(default_factory=list)
 
 
@@ -153,9 +163,11 @@ class OVBSettings(_Strict):
     """``[sensitivity.ovb]``: Cinelli–Hazlett omitted-variable bias for the linear model."""
 
     benchmark: list[Name] = Field(default_factory=list)
-    kd: list[float] = Field(default_factory=lambda: [1.0, 2.0, 3.0])
-    q: float = Field(1.0, gt=0)
-    alpha: float = Field(0.05, gt=0, lt=1)
+    kd: list[Annotated[float, Field(allow_inf_nan=False, gt=0)]] = Field(
+        default_factory=lambda: [1.0, 2.0, 3.0], min_length=1
+    )
+    q: FiniteFloat = Field(1.0, gt=0)
+    alpha: FiniteFloat = Field(0.05, gt=0, lt=1)
     fixed_effects: list[str] = Field(default_factory=list)
 
 
@@ -309,12 +321,24 @@ class ModelSpec:
             cols.append(self.model.within_group)
         return tuple(dict.fromkeys(cols))
 
+    def grouping_keys(self) -> dict[str, str]:
+        """Every grouping column the model uses -> the model-file key that names it."""
+        keys: dict[str, str] = {}
+        for i, item in enumerate(self.model.varying):
+            for col in item.split("/"):
+                keys.setdefault(col, f"model.varying[{i}]")
+        for node, col in self.model.varying_slopes.items():
+            keys.setdefault(col, f"model.varying_slopes.{node}")
+        if self.model.within_between:
+            keys.setdefault(self.model.within_group, "model.within_group")
+        return keys
+
     def to_dict(self) -> dict:
         """The file's content (as parsed from TOML), for saving beside a run."""
         return self._parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
 
     def __repr__(self) -> str:
-        return f"ModelSpec(name={self.name!r}, source={self.source!r})"
+        return f"ModelSpec(name={shown(self.name)}, source={shown(self.source)})"
 
     # -- validation beyond types ---------------------------------------------------------
     def _err(self, key: str, message: str) -> SpecError:
@@ -342,18 +366,24 @@ class ModelSpec:
         def need_node(key: str, value: str, *, observed_only: bool = True) -> None:
             pool = observed if observed_only else nodes
             if value in nodes and value not in pool:
-                raise self._err(key, f"{value!r} is latent; {key.split('.')[-1]} must be observed")
+                raise self._err(
+                    key, f"{shown(value)} is latent; {key.split('.')[-1]} must be observed"
+                )
             if value not in pool:
-                raise self._err(key, f"unknown node {value!r}; {expected(value, sorted(pool))}")
+                raise self._err(
+                    key, f"unknown node {shown(value)}; {expected(value, sorted(pool))}"
+                )
 
         need_node("estimand.treatment", e.treatment)
         need_node("estimand.outcome", e.outcome)
         if e.treatment == e.outcome:
-            raise self._err("estimand.outcome", f"{e.outcome!r} is also the treatment")
+            raise self._err("estimand.outcome", f"{shown(e.outcome)} is also the treatment")
         if e.mediator is not None:
             need_node("estimand.mediator", e.mediator)
             if e.mediator in (e.treatment, e.outcome):
-                raise self._err("estimand.mediator", f"{e.mediator!r} is the treatment or outcome")
+                raise self._err(
+                    "estimand.mediator", f"{shown(e.mediator)} is the treatment or outcome"
+                )
         if e.effects and {"nde", "nie"} & set(e.effects) and e.mediator is None:
             raise self._err(
                 "estimand.effects",
@@ -362,18 +392,44 @@ class ModelSpec:
             )
         if e.contrast.from_ == e.contrast.to:
             raise self._err(
-                "estimand.contrast", f"from = to = {e.contrast.to!r}; expected two different values"
+                "estimand.contrast",
+                f"from = to = {shown(e.contrast.to)}; expected two different values",
             )
         for node in self.data.columns:
             need_node(f"data.columns.{node}", node)
+        read_by: dict[str, str] = {}
+        for node in [*self.data.columns, *sorted(observed)]:
+            col = self.column(node)
+            other = read_by.setdefault(col, node)
+            if other != node:
+                blamed = node if node in self.data.columns else other
+                key = f"data.columns.{blamed}" if blamed in self.data.columns else "data.columns"
+                raise self._err(
+                    key,
+                    f"nodes {shown(other)} and {shown(node)} both read column {shown(col)}; "
+                    "expected one column per DAG node",
+                )
+        for col, key in self.grouping_keys().items():
+            node = next((n for n in sorted(nodes) if col in (n, self.column(n))), None)
+            if node is not None:
+                role = {e.treatment: "the treatment", e.outcome: "the outcome"}.get(
+                    node, "a DAG node"
+                )
+                if node == e.mediator:
+                    role = "the mediator"
+                raise self._err(
+                    key,
+                    f"grouping {shown(col)} is {role} ({shown(node)}); expected a grouping column "
+                    "such as 'country' that is not a node of the DAG",
+                )
         for i, node in enumerate(self.model.within_between):
             need_node(f"model.within_between[{i}]", node)
         for node in self.model.varying_slopes:
             if node not in (e.treatment, e.mediator):
                 raise self._err(
                     f"model.varying_slopes.{node}",
-                    f"{node!r} is not the treatment or mediator; expected "
-                    f"{e.treatment!r}" + (f" or {e.mediator!r}" if e.mediator else ""),
+                    f"{shown(node)} is not the treatment or mediator; expected "
+                    f"{shown(e.treatment)}" + (f" or {shown(e.mediator)}" if e.mediator else ""),
                 )
         desc_t = dag.descendants(e.treatment)
         for i, node in enumerate(self.model.covariates):
@@ -381,7 +437,8 @@ class ModelSpec:
             if node in desc_t or node in (e.treatment, e.outcome):
                 raise self._err(
                     f"model.covariates[{i}]",
-                    f"{node!r} is the treatment, the outcome or a descendant of the treatment; "
+                    f"{shown(node)} is the treatment, the outcome or a descendant of the "
+                    "treatment; "
                     "adjusting for it would bias the effect. Expected a pre-treatment covariate",
                 )
         self._validate_priors("model.priors", self.model.priors)
@@ -399,11 +456,11 @@ class ModelSpec:
         if self._check_files and not self.data_path.is_file():
             raise self._err(
                 "data.path",
-                f"data file {self.data.path!r} not found (resolved to {self.data_path}); "
+                f"data file {shown(self.data.path)} not found (resolved to {self.data_path}); "
                 "expected a CSV file, relative to the model file",
             )
         if self.data_path.suffix.lower() not in (".csv", ".parquet"):
-            raise self._err("data.path", f"{self.data.path!r} is not a .csv or .parquet file")
+            raise self._err("data.path", f"{shown(self.data.path)} is not a .csv or .parquet file")
         self._dag = dag.with_roles(treatment=e.treatment, mediator=e.mediator, outcome=e.outcome)
 
     def _validate_priors(self, key: str, priors: Mapping[str, str], *, fill: bool = True) -> None:
@@ -411,7 +468,8 @@ class ModelSpec:
         for slot, text in priors.items():
             if slot not in PRIOR_SLOTS:
                 raise self._err(
-                    f"{key}.{slot}", f"unknown prior slot {slot!r}; {expected(slot, PRIOR_SLOTS)}"
+                    f"{key}.{slot}",
+                    f"unknown prior slot {shown(slot)}; {expected(slot, PRIOR_SLOTS)}",
                 )
             try:
                 parsed[slot] = parse_prior(text, support=PRIOR_SLOTS[slot][1])
@@ -456,27 +514,44 @@ def _fields_at(loc: tuple) -> list[str] | None:
     return None
 
 
+def _cap(part: object, limit: int = 40) -> str:
+    text = str(part)
+    return text if len(text) <= limit else f"{text[:limit]}…({len(text)} characters)"
+
+
 def _spec_error(source: str, exc: ValidationError) -> SpecError:
     errors = exc.errors(include_url=False)
     # a typo shows up as an unknown key *and* a missing one: report the unknown key first
-    err = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+    # ... and, in a union (``str | float``), the value's own problem before "not a string"
+    err = next(
+        (e for e in errors if e["type"] == "extra_forbidden"),
+        next((e for e in errors if e["type"] not in _TYPE_WORDS), errors[0]),
+    )
     loc = tuple(err["loc"])
     # pydantic appends the union member's type name to the location; drop it
     loc = tuple(p for p in loc if not (isinstance(p, str) and p in ("str", "float", "int")))
-    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{_cap(p)}" for p in loc).lstrip(".")
     kind = err["type"]
     value = err.get("input")
     if kind == "extra_forbidden":
         allowed = _fields_at(loc[:-1]) or []
-        return SpecError(source, key, f"unknown key {loc[-1]!r}; {expected(str(loc[-1]), allowed)}")
+        return SpecError(
+            source, key, f"unknown key {shown(loc[-1])}; {expected(str(loc[-1]), allowed)}"
+        )
     if kind == "missing":
         return SpecError(source, key, "required key is missing")
+    if kind == "finite_number":
+        return SpecError(source, key, f"{shown(value)} is not a finite number; expected a number")
+    if kind == "too_short" and isinstance(value, list | dict) and not value:
+        return SpecError(source, key, "is empty; expected at least one value")
     if kind in _TYPE_WORDS:
         return SpecError(
-            source, key, f"expected {_TYPE_WORDS[kind]}, got {value!r} ({type(value).__name__})"
+            source,
+            key,
+            f"expected {_TYPE_WORDS[kind]}, got {shown(value)} ({type(value).__name__})",
         )
     msg = err["msg"].removeprefix("Value error, ")
-    return SpecError(source, key, f"{msg} (got {value!r})")
+    return SpecError(source, key, f"{msg} (got {shown(value)})")
 
 
 def load_spec(path: str | Path) -> ModelSpec:
@@ -499,14 +574,34 @@ def load_spec(path: str | Path) -> ModelSpec:
         expected.
     """
     p = Path(path)
+    if p.is_dir():
+        raise SpecError(str(path), "", "is a directory; expected a .toml model file")
     if not p.is_file():
         raise SpecError(str(path), "", "model file not found; expected a path to a .toml file")
     try:
-        raw = tomllib.loads(p.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise SpecError(str(path), "", f"not valid TOML: {exc}") from None
+        with p.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        raise SpecError(
+            str(path), "", f"cannot read the model file ({exc.strerror or type(exc).__name__})"
+        ) from None
+    if len(data) > MAX_FILE_BYTES:
+        raise SpecError(
+            str(path), "", f"larger than {MAX_FILE_BYTES} bytes; expected a TOML model file"
+        )
+    try:
+        # utf-8-sig: a byte-order mark, as some Windows editors write, is not content
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise SpecError(
             str(path), "", "not a UTF-8 text file; expected a TOML model file"
+        ) from None
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SpecError(str(path), "", f"not valid TOML: {one_line(exc)}") from None
+    except RecursionError:
+        raise SpecError(
+            str(path), "", "not valid TOML here: arrays or tables nested too deeply"
         ) from None
     return ModelSpec.from_dict(raw, source=str(path), base_dir=p.parent)
