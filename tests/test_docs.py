@@ -41,11 +41,7 @@ def test_markers_are_sparing():
 
 @pytest.mark.parametrize(
     "page",
-    [
-        pytest.param(p, id=str(p.relative_to(REPO)))
-        for p in PAGES
-        if python_blocks(p)
-    ],
+    [pytest.param(p, id=str(p.relative_to(REPO))) for p in PAGES if python_blocks(p)],
 )
 def test_python_examples_run(page, monkeypatch):
     """Each page's blocks run in order in one fresh namespace, from the repository root."""
