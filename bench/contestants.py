@@ -516,7 +516,7 @@ CONTESTANTS: dict[str, Contestant] = {
     for c in (
         Contestant(
             "embedcausal",
-            (*_PYMC, "nutpie", "arviz", "dowhy", "embedcausal.fit", "embedcausal.effects"),
+            (*_PYMC, "nutpie", "arviz", "dowhy", "embedcausal.fitting", "embedcausal.effects", "embedcausal.quadrature"),
             fit_embedcausal,
             setup=setup_embedcausal,
         ),
