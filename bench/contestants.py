@@ -516,7 +516,15 @@ CONTESTANTS: dict[str, Contestant] = {
     for c in (
         Contestant(
             "embedcausal",
-            (*_PYMC, "nutpie", "arviz", "dowhy", "embedcausal.fitting", "embedcausal.effects", "embedcausal.quadrature"),
+            (
+                *_PYMC,
+                "nutpie",
+                "arviz",
+                "dowhy",
+                "embedcausal.fitting",
+                "embedcausal.effects",
+                "embedcausal.quadrature",
+            ),
             fit_embedcausal,
             setup=setup_embedcausal,
         ),
