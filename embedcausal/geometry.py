@@ -14,7 +14,9 @@ where ``I_j`` is the Fisher information the level's rows carry about its effect 
 linear-predictor scale (``n_j p̂_j(1 − p̂_j)`` for a Bernoulli part, ``n_j μ̂_j/(1 + μ̂_j/k̂)``
 for counts, ``n_j/σ̂²_w`` for a Gaussian one) and ``σ̂²`` a method-of-moments estimate of the
 grouping's variance on that scale (after the group-level predictors). Levels with
-``r_j > 1`` are centred, the others non-centred.
+``r_j · (1 − √(2/(k − 1))) > 1`` are centred, the others non-centred: ``σ̂²`` comes from the
+grouping's own ``k`` levels, with a relative standard error of about ``√(2/(k − 1))``, so a
+grouping of a few levels (regions) is centred only when its ratio clears 1 by that margin.
 
 Two more rules remove the ridges that remain:
 
@@ -288,12 +290,16 @@ def plan_part(design: Design, part: Part) -> PartPlan:
             offset=estimates[parent][d.group_codes[parent]] if parent in estimates else None,
         )
         estimates[g] = eta
+        # the variance is estimated from the levels themselves: with k of them its relative
+        # standard error is about sqrt(2/(k-1)), so a grouping with few levels is centred
+        # only when its ratio clears 1 by that margin (5 regions: a ratio above ~3.4)
         r = info * sigma2
+        sure = max(1.0 - np.sqrt(2.0 / max(n - 1, 1)), 0.0)
         spread[g] = float(np.sqrt(sigma2 / n))
         ratio[g] = tuple(float(x) for x in r)
         how = _choice(design, part, g)
         if how == "auto":
-            centered[g] = tuple(bool(x > CENTER_ABOVE) for x in r)
+            centered[g] = tuple(bool(x * sure > CENTER_ABOVE) for x in r)
         else:
             centered[g] = (how == "centered",) * n
     mostly = [
