@@ -755,6 +755,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--reuse", action="store_true", help="load finished runs, resume the sweep")
     p.add_argument("--jobs", type=int, default=1, help="worker processes for the sweeps")
     p.add_argument("--no-sensitivity", action="store_true", help="skip models/sensitivity.toml")
+    for name in ("draws", "tune", "chains"):
+        p.add_argument(
+            f"--sens-{name}",
+            type=int,
+            help=f"override the sensitivity model file's {name} (stated on the page)",
+        )
     args = p.parse_args(argv)
     runs_dir = REPO / args.runs
     FIGURES.mkdir(parents=True, exist_ok=True)
@@ -762,7 +768,10 @@ def main(argv: list[str] | None = None) -> int:
     warnings.filterwarnings("ignore", category=FutureWarning)
 
     v: dict[str, str] = {"command": COMMAND}
-    v["command_line"] = COMMAND + (" --quick" if args.quick else "")
+    over = {k: getattr(args, f"sens_{k}") for k in ("draws", "tune", "chains")}
+    over = dict(QUICK) if args.quick else {k: n for k, n in over.items() if n is not None}
+    flags = " --quick" if args.quick else "".join(f" --sens-{k} {n}" for k, n in over.items())
+    v["command_line"] = COMMAND + flags
     panel = pd.read_csv(REPO / "data" / "coalition_panel.csv")
     v.update(data_facts(panel))
 
@@ -797,6 +806,16 @@ def main(argv: list[str] | None = None) -> int:
             + "; ".join(", ".join(f"{k} {val}" for k, val in s) for s in used)
             + f". embedcausal {ec.__version__}."
         )
+        if over:
+            spec_s = ec.load_spec(REPO / SENSITIVITY).sampler
+            v["settings_note"] += (
+                '\n\n!!! warning "Sensitivity analyses at reduced settings"\n    The '
+                "sensitivity sweep (section 7) ran with "
+                + ", ".join(f"{k} {n}" for k, n in over.items())
+                + f" instead of its model file's draws {spec_s.draws}, tune {spec_s.tune}, "
+                f"chains {spec_s.chains}, to finish in the time available; run `{COMMAND}` "
+                "for the model file's own settings."
+            )
     v["diagnostics_table"] = md_table(
         pd.DataFrame([diagnostics_row(k, r) for k, r in runs.items()])
     )
@@ -844,7 +863,6 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_sensitivity:
         log("sensitivity")
         sd = ec.design(REPO / SENSITIVITY)
-        over = QUICK if args.quick else {}
         sens = ec.run_sensitivity(
             sd, runs_dir / "sensitivity", jobs=args.jobs, resume=args.reuse, **over
         )
