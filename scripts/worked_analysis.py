@@ -279,6 +279,28 @@ def effects_rows(key: str, run) -> list[dict[str, str]]:
     return rows
 
 
+def effects_note(designs: dict) -> str:
+    """Which mediator each NDE/NIE is about, and which effects are within-country ones."""
+    meds = []
+    for key, d in designs.items():
+        m = d.spec.estimand.mediator
+        if m:
+            meds.append(f"`{key}`: `{m}` = `{d.spec.column(m)}`")
+    split = [
+        f"`{k}`"
+        for k, d in designs.items()
+        if d.spec.estimand.treatment in d.spec.model.within_between
+    ]
+    text = "NDE and NIE are relative to each model's own mediator (" + "; ".join(meds) + ")."
+    if split:
+        text += (
+            f" In {', '.join(split)} the treatment is split into its country mean and the "
+            "deviation from it; setting it moves only the deviation, so their effects are "
+            "within-country effects (see [models](models.md))."
+        )
+    return text
+
+
 def observation_groups(runs: dict) -> list[list[str]]:
     """Runs fitted to the same observations (rows and outcome values), in ``runs`` order."""
     groups: dict[str, list[str]] = {}
@@ -451,6 +473,8 @@ Change in P(participation) when `inst_ties` moves {ties_p25} → {ties_p75}: pos
 90 % highest-density interval (HDI). "reliable" is no when the fit's diagnostics failed.
 
 {effects_table}
+
+{effects_note}
 
 ![effects of the rival mechanisms]({fig_effects})
 
@@ -837,6 +861,7 @@ def main(argv: list[str] | None = None) -> int:
     v["effects_table"] = md_table(
         pd.DataFrame([r for k, run in runs.items() for r in effects_rows(k, run)])
     )
+    v["effects_note"] = effects_note(designs)
     v["fig_effects"] = save(ec.plot_effects(runs, hdi_prob=HDI), "effects.png")
     v["fig_curve"] = save(ec.plot_effect_curve(main_run, draws=200), "curve_full.png")
 
