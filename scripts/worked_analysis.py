@@ -47,26 +47,6 @@ MECHANISMS = {
 }
 SENSITIVITY = "models/sensitivity.toml"
 QUICK = {"draws": 100, "tune": 100, "chains": 2}
-#: fields of the page that the sensitivity analyses fill
-SENSITIVITY_FIELDS = (
-    "sens_settings",
-    "sens_treatment",
-    "sens_outcome",
-    "sens_adjustment",
-    "sens_rows",
-    "sens_total",
-    "sens_grid_n",
-    "sens_benchmarks",
-    "fig_confounder",
-    "confounder_words",
-    "tipping_table",
-    "ovb_words",
-    "ovb_table",
-    "fig_ovb",
-    "priors_section",
-    "refuters_words",
-    "refuters_table",
-)
 
 
 # -- formatting ---------------------------------------------------------------------------------
@@ -496,6 +476,32 @@ their DAG says, so a small ELPD difference is no evidence for one mechanism over
 
 ## 7. Sensitivity analyses
 
+{sensitivity_section}
+
+## 8. What these data can and cannot say
+
+{conclusion}
+
+What the data cannot say, whatever the fits show:
+
+- **Personal ties are not measured.** Joint exercises are contacts between militaries, not
+  the diplomats of Poast's argument, and exist only for {ex_year_min}–{ex_year_max}; diplomatic
+  representation is 1 for {dip_one} of the rows. A null NIE through these proxies is a null
+  for the proxies, not for personal ties.
+- **The within-country identification rests on little variation.** `disposition` and `full`
+  identify the effect from changes of `inst_ties` within a country ({ties_within_share} of its
+  variance) over a few mission years, and assume the disposition does not change over those
+  years.
+- **The outcome is not Henke's.** {n_us_war} US wars and {n_un} UN operations (not US-led, no
+  non-war US coalitions), {n_missions} missions in all; long UN operations measure covariates
+  at the mission's start but participation in any later year (see `data/README.md`).
+- **No claim about the Cold War** from the mediation models ({n_cold_war_missions} Cold War
+  missions, both outside the exercises data).
+"""
+
+
+#: section 7, filled from models/sensitivity.toml's results
+SENSITIVITY_TEMPLATE = """\
 `models/sensitivity.toml` takes Henke's claim at its word (`{sens_treatment}` →
 `{sens_outcome}`, adjusting for {sens_adjustment}; {sens_rows} rows) and asks how much it takes
 to explain it away. Its own estimate: total effect {sens_total}.
@@ -529,26 +535,6 @@ place observed covariates ({sens_benchmarks}) at 1, 2 and 3 × their own strengt
 {refuters_words}
 
 {refuters_table}
-
-## 8. What these data can and cannot say
-
-{conclusion}
-
-What the data cannot say, whatever the fits show:
-
-- **Personal ties are not measured.** Joint exercises are contacts between militaries, not
-  the diplomats of Poast's argument, and exist only for {ex_year_min}–{ex_year_max}; diplomatic
-  representation is 1 for {dip_one} of the rows. A null NIE through these proxies is a null
-  for the proxies, not for personal ties.
-- **The within-country identification rests on little variation.** `disposition` and `full`
-  identify the effect from changes of `inst_ties` within a country ({ties_within_share} of its
-  variance) over a few mission years, and assume the disposition does not change over those
-  years.
-- **The outcome is not Henke's.** {n_us_war} US wars and {n_un} UN operations (not US-led, no
-  non-war US coalitions), {n_missions} missions in all; long UN operations measure covariates
-  at the mission's start but participation in any later year (see `data/README.md`).
-- **No claim about the Cold War** from the mediation models ({n_cold_war_missions} Cold War
-  missions, both outside the exercises data).
 """
 
 
@@ -557,13 +543,13 @@ def fields_of(template: str) -> set[str]:
     return {f for _, f, _, _ in string.Formatter().parse(template) if f}
 
 
-def render(values: dict[str, str]) -> str:
-    """Fill :data:`TEMPLATE`; every field must be given and every value used."""
-    wanted = fields_of(TEMPLATE)
+def render(values: dict[str, str], template: str = TEMPLATE) -> str:
+    """Fill ``template``; every field must be given and every value used."""
+    wanted = fields_of(template)
     missing, extra = wanted - set(values), set(values) - wanted
     if missing or extra:
         raise KeyError(f"template fields missing: {sorted(missing)}; unused: {sorted(extra)}")
-    return TEMPLATE.format(**values)
+    return template.format(**values)
 
 
 # -- sensitivity words ------------------------------------------------------------------------
@@ -771,6 +757,30 @@ def conclusion(runs: dict, sens) -> str:
     return "\n".join(out)
 
 
+def sensitivity_section(sd, sens, over: dict[str, int]) -> str:
+    """Section 7 from the results of ``run_sensitivity`` on ``models/sensitivity.toml``."""
+    v: dict[str, str] = {}
+    ident = sd.identification["total"]
+    v["sens_treatment"], v["sens_outcome"] = ident.treatment, ident.outcome
+    v["sens_adjustment"] = ", ".join(f"`{a}`" for a in ident.adjustment_set or ())
+    v["sens_rows"] = str(sd.n_obs)
+    ss = dict(settings_of(sd.spec, False), **over)
+    v["sens_settings"] = f"{ss['chains']} chains × {ss['draws']} draws after {ss['tune']} tuning"
+    base = sens.prior_sets
+    base_total = base[(base["prior_set"] == "base") & (base["effect"] == "total")].iloc[0]
+    v["sens_total"] = interval(base_total) + f" ({verdict(base_total)})"
+    c = sens.confounder
+    v["sens_grid_n"] = str(len(c.table[c.table["effect"] == "total"]))
+    v["sens_benchmarks"] = ", ".join(f"`{b}`" for b in c.benchmarks["benchmark"])
+    v["fig_confounder"] = save(ec.plot_confounding(c), "confounder.png")
+    v["confounder_words"], v["tipping_table"] = confounder_words(c)
+    v["ovb_words"], v["ovb_table"] = ovb_parts(sens.ovb)
+    v["fig_ovb"] = save(sens.ovb.contour().figure, "ovb.png")
+    v["priors_section"] = priors_section(sens)
+    v["refuters_words"], v["refuters_table"] = refuters_parts(sens.refuters)
+    return render(v, SENSITIVITY_TEMPLATE)
+
+
 # -- main ---------------------------------------------------------------------------------------
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -891,29 +901,11 @@ def main(argv: list[str] | None = None) -> int:
         sens = ec.run_sensitivity(
             sd, runs_dir / "sensitivity", jobs=args.jobs, resume=args.reuse, **over
         )
-        ident = sd.identification["total"]
-        v["sens_treatment"], v["sens_outcome"] = ident.treatment, ident.outcome
-        v["sens_adjustment"] = ", ".join(f"`{a}`" for a in ident.adjustment_set or ())
-        v["sens_rows"] = str(sd.n_obs)
-        ss = dict(settings_of(sd.spec, False), **over)
-        v["sens_settings"] = (
-            f"{ss['chains']} chains × {ss['draws']} draws after {ss['tune']} tuning"
-        )
-        base = sens.prior_sets
-        base_total = base[(base["prior_set"] == "base") & (base["effect"] == "total")].iloc[0]
-        v["sens_total"] = interval(base_total) + f" ({verdict(base_total)})"
-        c = sens.confounder
-        v["sens_grid_n"] = str(len(c.table[c.table["effect"] == "total"]))
-        v["sens_benchmarks"] = ", ".join(f"`{b}`" for b in c.benchmarks["benchmark"])
-        v["fig_confounder"] = save(ec.plot_confounding(c), "confounder.png")
-        v["confounder_words"], v["tipping_table"] = confounder_words(c)
-        v["ovb_words"], v["ovb_table"] = ovb_parts(sens.ovb)
-        v["fig_ovb"] = save(sens.ovb.contour().figure, "ovb.png")
-        v["priors_section"] = priors_section(sens)
-        v["refuters_words"], v["refuters_table"] = refuters_parts(sens.refuters)
+        v["sensitivity_section"] = sensitivity_section(sd, sens, over)
     else:
-        for name in SENSITIVITY_FIELDS:
-            v[name] = "(not run: --no-sensitivity)"
+        v["sensitivity_section"] = (
+            f"Not run for this page (`--no-sensitivity`); `{COMMAND}` runs them."
+        )
     v["conclusion"] = conclusion(runs, sens)
 
     PAGE.write_text(render(v), encoding="utf-8")
