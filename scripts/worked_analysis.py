@@ -578,10 +578,24 @@ def confounder_words(res) -> tuple[str, str]:
         f"Of the {len(t)} grid points, the total effect's interval includes zero at {n_inc}; "
         f"{n_unrel} grid fit(s) failed a convergence check. "
         "Per SD of the covariate, " + "; ".join(parts) + ". "
-        "A disposition to cooperate would have to be about as strong as the strengths in the "
-        "table below to explain the effect away; whether it is that strong is what the panel "
-        "cannot say."
     )
+    if n_inc == 0:
+        top = t.sort_values(["on_treatment", "on_outcome"]).iloc[-1]
+        low = t.loc[t["mean"].idxmin()]
+        words += (
+            "No confounder in the grid (up to "
+            f"{num(t['on_treatment'].max(), 1)} on treatment and {num(t['on_outcome'].max(), 1)} "
+            "on outcome) explains the effect away: at the strongest point it is "
+            f"{interval(top)}, and its smallest posterior mean in the grid, at "
+            f"({num(low['on_treatment'], 1)}, {num(low['on_outcome'], 1)}), is {interval(low)}. "
+            "A disposition to cooperate stronger than the grid is not ruled out by the data."
+        )
+    else:
+        words += (
+            "The table gives, for each strength on the treatment, the smallest strength on the "
+            "outcome at which the interval includes zero; whether a disposition to cooperate is "
+            "that strong is what the panel cannot say."
+        )
     return words, md_table(pd.DataFrame(rows))
 
 
@@ -745,8 +759,17 @@ def conclusion(runs: dict, sens) -> str:
         lost = [r["bound_label"] for _, r in b.iterrows() if not r["adjusted_lower"] > 0]
         text = (
             f"- **Sensitivity**: a confounder explaining {pct(o.rv_q, 1)} of the residual "
-            "variance of both ties and participation would explain the institutional estimate "
-            f"away ({pct(o.rv_qa, 1)} would make its interval include zero). "
+            "variance of both ties and participation would explain the linear-probability "
+            f"estimate of the institutional effect away ({pct(o.rv_qa, 1)} would make its "
+            "interval include zero). "
+        )
+        t = sens.confounder.table
+        t = t[t["effect"] == "total"]
+        n_inc = int((~t["excludes_zero"]).sum())
+        text += (
+            f"In the latent-confounder grid the interval includes zero at {n_inc} of "
+            f"{len(t)} points (strengths up to {num(t['on_treatment'].max(), 1)} on treatment "
+            f"and {num(t['on_outcome'].max(), 1)} on outcome). "
         )
         if held:
             text += f"Confounders as strong as {', '.join(held)} leave it above zero. "
