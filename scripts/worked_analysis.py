@@ -777,6 +777,24 @@ def conclusion(runs: dict, sens) -> str:
             text += f"Confounders as strong as {', '.join(lost)} would not. "
         text += "Whether a disposition to cooperate is that strong, the panel cannot say."
         out.append(text)
+    if sens is not None and sens.prior_sets is not None:
+        t = sens.prior_sets[sens.prior_sets["effect"] == "total"]
+        lo, hi = t["mean"].idxmin(), t["mean"].idxmax()
+        text = (
+            "- **Priors**: across the prior sets the institutional total effect's posterior mean "
+            f"runs from {num(t.loc[lo, 'mean'])} (`{t.loc[lo, 'prior_set']}`) to "
+            f"{num(t.loc[hi, 'mean'])} (`{t.loc[hi, 'prior_set']}`)."
+        )
+        ps = sens.power_scaling
+        if ps is not None:
+            flagged = ps[ps["diagnosis"].astype(str).str.strip().ne("✓")]
+            for r in flagged.itertuples(index=False):
+                text += (
+                    f" Power-scaling flags the {r.effect} effect: {r.diagnosis} (prior "
+                    f"sensitivity {num(r.prior, 2)}, likelihood sensitivity "
+                    f"{num(r.likelihood, 2)})."
+                )
+        out.append(text)
     return "\n".join(out)
 
 
