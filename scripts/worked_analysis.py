@@ -27,9 +27,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-import embedcausal as ec
-
 REPO = Path(__file__).resolve().parents[1]
+# the page documents this checkout's package: run as a script, Python would otherwise import
+# whichever embedcausal is installed (another checkout's editable install, say)
+sys.path.insert(0, str(REPO))
+
+import embedcausal as ec  # noqa: E402
+
 PAGE = REPO / "docs" / "analysis.md"
 FIGURES = REPO / "docs" / "figures" / "analysis"
 FIG_REL = "figures/analysis"  # figure paths as the page (docs/analysis.md) refers to them
@@ -950,6 +954,7 @@ def main(argv: list[str] | None = None) -> int:
     v["conclusion"] = conclusion(runs, sens)
 
     PAGE.write_text(render(v), encoding="utf-8")
+    log(f"embedcausal from {Path(ec.__file__).parent}")
     log(f"wrote {PAGE.relative_to(REPO)} and {len(list(FIGURES.glob('*.png')))} figures")
     return 0
 
