@@ -263,6 +263,11 @@ def effects_rows(key: str, run) -> list[dict[str, str]]:
     return rows
 
 
+def mediator_column(d) -> str | None:
+    m = d.spec.estimand.mediator
+    return d.spec.column(m) if m else None
+
+
 def effects_note(designs: dict) -> str:
     """Which mediator each NDE/NIE is about, and which effects are within-country ones."""
     meds = []
@@ -361,7 +366,8 @@ def loo_words(comparison) -> str:
     )
     return (
         f"`{best.model}` ranks first; `{second.model}` is {num(gap, 1)} ELPD behind (se of the "
-        f"difference {num(second.dse, 1)}), {strength}; {k_note}."
+        f"difference {num(second.dse, 1)}), "
+        f"{strength.replace('prefers it', f'prefers `{best.model}`')}; {k_note}."
     )
 
 
@@ -401,14 +407,14 @@ when it moves from its 25th to its 75th percentile, **{ties_p25} → {ties_p75} 
 The proxies for personal ties are weak, and each in its own way:
 
 - **Joint military exercises** (`exercises_us_5y`, MME: exercises with the US in the five
-  years before the mission; used by `personal`, `full` and `disposition`). MME covers
-  1980–2010, so the proxy exists only for missions of {ex_year_min}–{ex_year_max}
+  years before the mission; the mediator of {ex_models}). MME covers
+  1980–2010, so the proxy exists only for this panel's missions of {ex_year_min}–{ex_year_max}
   ({ex_rows} rows of {ex_missions} missions); {ex_missing} rows are lost ({ex_dropped_missions}),
   among them both Cold War wars, so the mediation models say nothing about the Cold War. Where
   it exists it is 0 in {ex_zero} of the rows (median {ex_median}, maximum {ex_max}); it counts
   military-to-military contact, not the diplomats Poast has in mind; its Spearman correlation
   with `inst_ties` is {ex_corr_ties}, and {ex_within_share} of its variance is within countries.
-- **Diplomatic representation** (`dipex_us`, COW Diplomatic Exchange; used by `side_payment`)
+- **Diplomatic representation** (`dipex_us`, COW Diplomatic Exchange; {dip_use})
   is 1 in {dip_one} of its non-missing rows, missing in {dip_missing} rows, and its last wave is
   2005: it barely varies, so it cannot carry a mechanism (its Spearman correlation with
   `inst_ties` is {dip_corr_ties}).
@@ -489,9 +495,9 @@ their DAG says, so a small ELPD difference is no evidence for one mechanism over
 What the data cannot say, whatever the fits show:
 
 - **Personal ties are not measured.** Joint exercises are contacts between militaries, not
-  the diplomats of Poast's argument, and exist only for {ex_year_min}–{ex_year_max}; diplomatic
-  representation is 1 for {dip_one} of the rows. A null NIE through these proxies is a null
-  for the proxies, not for personal ties.
+  the diplomats of Poast's argument, and exist only for missions of
+  {ex_year_min}–{ex_year_max}; diplomatic representation is 1 in {dip_one} of its non-missing
+  rows. A null NIE through these proxies is a null for the proxies, not for personal ties.
 - **The within-country identification rests on little variation.** `disposition` and `full`
   identify the effect from changes of `inst_ties` within a country ({ties_within_share} of its
   variance) over a few mission years, and assume the disposition does not change over those
@@ -813,7 +819,12 @@ def sensitivity_section(sd, sens, over: dict[str, int]) -> str:
     v["sens_settings"] = f"{ss['chains']} chains × {ss['draws']} draws after {ss['tune']} tuning"
     base = sens.prior_sets
     base_total = base[(base["prior_set"] == "base") & (base["effect"] == "total")].iloc[0]
-    v["sens_total"] = interval(base_total) + f" ({verdict(base_total)})"
+    v["sens_total"] = (
+        interval(base_total)
+        + f" ({verdict(base_total)}; the fit "
+        + ("passes" if base_total["reliable"] else "**fails**")
+        + " its convergence checks at these settings)"
+    )
     c = sens.confounder
     v["sens_grid_n"] = str(len(c.table[c.table["effect"] == "total"]))
     v["sens_benchmarks"] = ", ".join(f"`{b}`" for b in c.benchmarks["benchmark"])
@@ -865,6 +876,23 @@ def main(argv: list[str] | None = None) -> int:
         ident_rows += identification_rows(key, d)
         assumptions.append(assumptions_text(key, d))
     v["dag_figures"] = "\n\n".join(dag_lines)
+    v["ex_models"] = ", ".join(
+        f"`{k}`" for k, d in designs.items() if mediator_column(d) == "exercises_us_5y"
+    )
+    sp = designs["side_payment"]
+    dip_node = [n for n, c in sp.spec.data.columns.items() if c == "dipex_us"]
+    dip_rows = int(panel["dipex_us"].notna().sum())
+    v["dip_use"] = (
+        f"`{dip_node[0]}` in `side_payment`'s DAG"
+        + (
+            f", but its fit does not use it: it keeps {sp.n_obs} rows, more than the {dip_rows} "
+            "where `dipex_us` is observed"
+            if sp.n_obs > dip_rows
+            else ""
+        )
+        if dip_node
+        else "in no model file"
+    )
     v["identification_table"] = md_table(pd.DataFrame(ident_rows))
     v["assumptions"] = "\n\n".join(assumptions)
 
@@ -903,9 +931,10 @@ def main(argv: list[str] | None = None) -> int:
         g = run.diagnostics
         if not g.ok:
             words.append(f"`{key}`: " + "; ".join(g.problems))
+    th = next(iter(runs.values())).diagnostics.thresholds
     v["diagnostics_words"] = (
-        "Every fit passes the checks (R-hat ≤ 1.01, bulk and tail ESS ≥ 100 per chain, no "
-        "divergences, BFMI ≥ 0.3)."
+        f"Every fit passes the checks (R-hat ≤ {th['r_hat']:g}, bulk and tail ESS ≥ "
+        f"{th['ess_bulk']:.0f}, {th['divergences']:.0f} divergences, BFMI ≥ {th['bfmi']:g})."
         if not words
         else "Problems the diagnostics report:\n\n" + bullets(words)
     )
