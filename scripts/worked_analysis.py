@@ -589,6 +589,25 @@ def confounder_words(res) -> tuple[str, str]:
         f"{n_unrel} grid fit(s) failed a convergence check. "
         "Per SD of the covariate, " + "; ".join(parts) + ". "
     )
+    # a stronger confounder should not leave a larger effect: say so where the grid disagrees
+    rising = [
+        num(y, 1)
+        for y, g in t[t["on_outcome"] > 0].groupby("on_outcome")
+        if (np.diff(g.sort_values("on_treatment")["mean"].to_numpy()) > 0).any()
+    ]
+    if rising:
+        words += (
+            "The grid is not monotone: at confounder → outcome = "
+            + ", ".join(rising)
+            + " the effect grows again as the confounder's strength on the treatment grows, "
+            "which a well-behaved sweep would not show"
+            + (
+                " — with every grid fit failing a convergence check, read the grid as "
+                "indicative only. "
+                if n_unrel == len(t)
+                else ". "
+            )
+        )
     if n_inc == 0:
         top = t.sort_values(["on_treatment", "on_outcome"]).iloc[-1]
         low = t.loc[t["mean"].idxmin()]
@@ -779,7 +798,12 @@ def conclusion(runs: dict, sens) -> str:
         text += (
             f"In the latent-confounder grid the interval includes zero at {n_inc} of "
             f"{len(t)} points (strengths up to {num(t['on_treatment'].max(), 1)} on treatment "
-            f"and {num(t['on_outcome'].max(), 1)} on outcome). "
+            f"and {num(t['on_outcome'].max(), 1)} on outcome"
+            + (
+                "; every grid fit failed a convergence check, so this is indicative only). "
+                if "reliable" in t and not t["reliable"].astype(bool).any()
+                else "). "
+            )
         )
         if held:
             text += f"Confounders as strong as {', '.join(held)} leave it above zero. "
