@@ -806,7 +806,10 @@ def conclusion(runs: dict, sens) -> str:
             )
         )
         if held:
-            text += f"Confounders as strong as {', '.join(held)} leave it above zero. "
+            text += (
+                f"In the OVB bounds, confounders as strong as {', '.join(held)} leave the "
+                "estimate's interval above zero. "
+            )
         if lost:
             text += f"Confounders as strong as {', '.join(lost)} would not. "
         text += "Whether a disposition to cooperate is that strong, the panel cannot say."
