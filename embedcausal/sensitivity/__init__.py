@@ -1,9 +1,10 @@
 """Sensitivity analyses: latent-confounder grids, omitted-variable bias, priors, refuters.
 
-Modules: :mod:`.confounding` (Bayesian latent-confounder grid), :mod:`.omitted_variables`
-(Cinelli–Hazlett),
-:mod:`.priors` (power-scaling and alternative priors), :mod:`.refuters` (DoWhy refuters) and
-:mod:`.sweep` (the model file's ``[sensitivity]`` table end to end). The names below are
+Modules: :mod:`.confounding` (Bayesian latent-confounder grid); :mod:`.omitted_variables`
+(Cinelli–Hazlett: its formulas in :mod:`.ovb_statistics`, regressions in :mod:`.ovb_regression`,
+result in :mod:`.ovb_result`); :mod:`.priors` (power-scaling and alternative priors);
+:mod:`.refuters` (DoWhy refuters); :mod:`.sweep` (the model file's ``[sensitivity]`` table end
+to end). The names below are
 imported lazily: the OVB analysis needs neither PyMC nor DoWhy.
 """
 
@@ -13,7 +14,7 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "OVBResult": "embedcausal.sensitivity.omitted_variables",
+    "OVBResult": "embedcausal.sensitivity.ovb_result",
     "ovb": "embedcausal.sensitivity.omitted_variables",
     "ConfoundingResult": "embedcausal.sensitivity.confounding",
     "confounding_sweep": "embedcausal.sensitivity.confounding",
