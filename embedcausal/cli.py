@@ -35,7 +35,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def _emit_json(obj: Any) -> None:
-    from embedcausal.report import dumps
+    from embedcausal.serialize import dumps
 
     print(dumps(obj))
 

@@ -1,10 +1,9 @@
-"""Plain-text tables of results (the JSON forms come from each result's ``to_dict``)."""
+"""Plain-text tables of results (the JSON forms: each result's ``to_dict`` and
+:mod:`embedcausal.serialize`)."""
 
 from __future__ import annotations
 
-import json
 import math
-from typing import Any
 
 import pandas as pd
 
@@ -69,24 +68,3 @@ def format_effects(run) -> str:
     for a in run.assumptions:
         out.append(f"assumed (estimand.assume): {a}")
     return "\n".join(out)
-
-
-def json_safe(obj: Any) -> Any:
-    """A JSON-safe copy: NaN/inf become null, numpy scalars become Python numbers."""
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, list | tuple):
-        return [json_safe(v) for v in obj]
-    if hasattr(obj, "item") and not isinstance(obj, str):
-        try:
-            return json_safe(obj.item())
-        except (ValueError, AttributeError):
-            return obj
-    return obj
-
-
-def dumps(obj: Any) -> str:
-    """JSON text of a result (see :func:`json_safe`)."""
-    return json.dumps(json_safe(obj), indent=2, default=str)

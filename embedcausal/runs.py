@@ -186,7 +186,9 @@ class Run:
                 if name != "log_likelihood"
             }
             xr.DataTree.from_dict(tree).to_netcdf(tmp / "posterior.nc", engine="h5netcdf")
-            (tmp / "run.json").write_text(json.dumps(self._meta(), indent=2, default=_json_default))
+            from embedcausal.serialize import plain
+
+            (tmp / "run.json").write_text(json.dumps(self._meta(), indent=2, default=plain))
             if self.effects is not None:
                 self.effects.to_csv(tmp / "effects.csv", index=False)
             if target.exists():
@@ -315,14 +317,6 @@ def _check_target(target: Path, overwrite: bool) -> None:
                 f"{target}: exists and is not a run directory (no run.json); refusing to "
                 "replace it, choose another --out"
             )
-
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    return str(obj)
 
 
 def _read_meta(d: Path) -> dict[str, Any]:

@@ -27,8 +27,8 @@ from scipy import stats
 
 from embedcausal.errors import DataError, EmbedcausalError
 from embedcausal.sensitivity import OVBResult, ovb
-from embedcausal.sensitivity.omitted_variables import (
-    _ols,
+from embedcausal.sensitivity.ovb_regression import fit_ols, group_partial_r2
+from embedcausal.sensitivity.ovb_statistics import (
     adjusted_se,
     adjusted_t,
     benchmark_bound,
@@ -134,9 +134,9 @@ def test_darfur_group_partial_r2(darfur_data):
         ],
         axis=1,
     )
-    fit = _ols(darfur_data["peacefactor"].to_numpy(float), X, "outcome")
-    assert fit.group_r2(["directlyharmed", "female"]) == pytest.approx(0.1350435, abs=5e-8)
-    assert fit.group_r2(["directlyharmed"]) == pytest.approx(0.02187309, abs=5e-9)
+    fit = fit_ols(darfur_data["peacefactor"].to_numpy(float), X, "outcome")
+    assert group_partial_r2(fit, ["directlyharmed", "female"]) == pytest.approx(0.1350435, abs=5e-8)
+    assert group_partial_r2(fit, ["directlyharmed"]) == pytest.approx(0.02187309, abs=5e-9)
 
 
 def test_darfur_published_identities(darfur):

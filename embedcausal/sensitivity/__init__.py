@@ -1,10 +1,11 @@
 """Sensitivity analyses: latent-confounder grids, omitted-variable bias, priors, refuters.
 
-Modules: :mod:`.confounding` (Bayesian latent-confounder grid), :mod:`.omitted_variables`
-(Cinelli–Hazlett),
-:mod:`.priors` (power-scaling and alternative priors), :mod:`.refuters` (DoWhy refuters) and
-:mod:`.sweep` (the model file's ``[sensitivity]`` table end to end). The names below are
-imported lazily: the OVB analysis needs neither PyMC nor DoWhy.
+Modules: :mod:`.confounding` (Bayesian latent-confounder grid); :mod:`.omitted_variables`
+(Cinelli–Hazlett: its formulas in :mod:`.ovb_statistics`, regressions in :mod:`.ovb_regression`,
+result in :mod:`.ovb_result`); :mod:`.priors` (power-scaling and alternative priors);
+:mod:`.refuters` (DoWhy refuters; what they estimate in :mod:`.refuter_design`, result in
+:mod:`.refuter_result`); :mod:`.sweep` (the model file's ``[sensitivity]`` table end to end).
+The names below are imported lazily: the OVB analysis needs neither PyMC nor DoWhy.
 """
 
 from __future__ import annotations
@@ -13,12 +14,12 @@ import importlib
 from typing import Any
 
 _EXPORTS = {
-    "OVBResult": "embedcausal.sensitivity.omitted_variables",
+    "OVBResult": "embedcausal.sensitivity.ovb_result",
     "ovb": "embedcausal.sensitivity.omitted_variables",
     "ConfoundingResult": "embedcausal.sensitivity.confounding",
     "confounding_sweep": "embedcausal.sensitivity.confounding",
     "power_scaling": "embedcausal.sensitivity.priors",
-    "RefutationResult": "embedcausal.sensitivity.refuters",
+    "RefutationResult": "embedcausal.sensitivity.refuter_result",
     "refute": "embedcausal.sensitivity.refuters",
     "SensitivityResult": "embedcausal.sensitivity.sweep",
     "run_sensitivity": "embedcausal.sensitivity.sweep",

@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -136,10 +135,8 @@ def benchmarks(d: Design, names: Sequence[str]) -> pd.DataFrame:
     Xc = (Xc - Xc.mean(axis=0)) / np.where(Xc.std(axis=0) > 0, Xc.std(axis=0), 1.0)
     t = prepared.values[e.treatment]
     tz = (t - t.mean()) / t.std()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ols = sm.OLS(tz, sm.add_constant(Xc)).fit()
-        logit = sm.Logit(prepared.y, sm.add_constant(np.column_stack([tz, Xc]))).fit(disp=0)
+    ols = sm.OLS(tz, sm.add_constant(Xc)).fit()
+    logit = sm.Logit(prepared.y, sm.add_constant(np.column_stack([tz, Xc]))).fit(disp=0)
     rows = []
     for n in names:
         j = [p.node for p in (prepared.y_predictors[i] for i in idx)].index(n)

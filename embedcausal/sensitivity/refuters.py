@@ -23,13 +23,16 @@ then tries to break the answer:
 A refuter *passes* by a rule stated on the scale of the estimate's OLS standard error ``SE``
 (see :data:`TOLERANCE_SE` and ``docs/sensitivity-refuters.md``); DoWhy's own p-value is shown
 beside it for reference.
+
+What is estimated (adjustment set, Mundlak term, fixed effects, the rows as DAG nodes) comes
+from :mod:`.refuter_design`; the result is a
+:class:`~embedcausal.sensitivity.refuter_result.RefutationResult`.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import networkx as nx
@@ -39,8 +42,19 @@ import pandas as pd
 from embedcausal.data import load_data, resolve_contrast, validate
 from embedcausal.errors import DataError, EmbedcausalError
 from embedcausal.identification.dowhy_adapter import quiet_dowhy
-from embedcausal.plan import Design, adjustment_for, identification_for
+from embedcausal.plan import Design
+from embedcausal.sensitivity.refuter_design import (
+    adjustment_set,
+    check_fixed_effects,
+    dag_frame,
+    estimator_text,
+    total_identification,
+    within_group,
+)
+from embedcausal.sensitivity.refuter_result import RefutationResult
 from embedcausal.spec import ModelSpec, RefuterSettings
+
+__all__ = ["METHODS", "SUBSET_FRACTION", "TOLERANCE_SE", "RefutationResult", "refute"]
 
 METHODS: tuple[str, ...] = ("placebo_treatment", "random_common_cause", "data_subset")
 """Refuters this module runs, in the order of the table."""
@@ -69,102 +83,7 @@ _EXPECTED = {
 _COLUMNS = ["refuter", "new_effect", "p_value", "expected", "passed", "detail"]
 
 
-@dataclass(frozen=True)
-class RefutationResult:
-    """A frequentist estimate of the total effect and the DoWhy refuters run against it.
-
-    Attributes
-    ----------
-    estimate : float
-        Total effect of moving the treatment from ``contrast[0]`` to ``contrast[1]``, on the
-        probability scale (linear probability model coefficient × contrast width).
-    estimator : str
-        What was fitted, e.g. ``"linear probability model (OLS), backdoor adjustment {cinc,
-        alliance}"``.
-    contrast : tuple of float
-        The treatment values (from, to) in data units.
-    table : pandas.DataFrame
-        One row per refuter: ``refuter``, ``new_effect``, ``p_value`` (DoWhy's, NaN if none),
-        ``expected`` (``"≈ 0"`` or ``"≈ estimate"``), ``passed`` (bool) and ``detail`` (the
-        rule applied, with numbers).
-    std_error : float
-        Conventional OLS standard error of ``estimate`` (same scale); the pass rules use it.
-    n_obs : int
-        Rows used.
-    adjustment : tuple of str
-        The adjustment set used (DAG nodes; the same as the Bayesian model's).
-    dowhy_adjustment : tuple of str or None
-        The backdoor set DoWhy's own identification proposes (``None`` if DoWhy finds none,
-        e.g. when a latent confounder is only absorbed by the within-group split).
-    """
-
-    estimate: float
-    estimator: str
-    contrast: tuple[float, float]
-    table: pd.DataFrame
-    std_error: float = math.nan
-    n_obs: int = 0
-    adjustment: tuple[str, ...] = ()
-    dowhy_adjustment: tuple[str, ...] | None = None
-    simulations: int = 0
-    seed: int = 0
-    notes: tuple[str, ...] = field(default=())
-
-    @property
-    def passed(self) -> bool:
-        """Whether every refuter in the table passed."""
-        return bool(self.table["passed"].all())
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable dictionary (NaN becomes ``None``)."""
-        rows = [
-            {k: _plain(v) for k, v in row.items()} for row in self.table.to_dict(orient="records")
-        ]
-        return {
-            "estimate": _plain(self.estimate),
-            "std_error": _plain(self.std_error),
-            "estimator": self.estimator,
-            "contrast": [float(c) for c in self.contrast],
-            "n_obs": int(self.n_obs),
-            "adjustment": list(self.adjustment),
-            "dowhy_adjustment": None
-            if self.dowhy_adjustment is None
-            else list(self.dowhy_adjustment),
-            "simulations": int(self.simulations),
-            "seed": int(self.seed),
-            "notes": list(self.notes),
-            "passed": self.passed,
-            "refuters": rows,
-        }
-
-    def summary(self) -> str:
-        """A short text report: the estimate, then one line per refuter."""
-        t0, t1 = self.contrast
-        lines = [
-            f"estimate {self.estimate:+.4f} (SE {self.std_error:.4f}) for treatment "
-            f"{t0:g} -> {t1:g}, n = {self.n_obs}",
-            f"estimator: {self.estimator}",
-        ]
-        lines.extend(f"note: {n}" for n in self.notes)
-        for row in self.table.itertuples(index=False):
-            p = "" if pd.isna(row.p_value) else f", DoWhy p = {row.p_value:.3f}"
-            verdict = "pass" if row.passed else "FAIL"
-            lines.append(
-                f"{row.refuter:<20} {verdict:<4} new effect {row.new_effect:+.4f} "
-                f"(expected {row.expected}{p}): {row.detail}"
-            )
-        return "\n".join(lines)
-
-
-def _plain(v: Any) -> Any:
-    if isinstance(v, np.generic):
-        v = v.item()
-    if isinstance(v, float) and not math.isfinite(v):
-        return None
-    return v
-
-
-# -- inputs ------------------------------------------------------------------------------------
+# -- settings ------------------------------------------------------------------------------------
 def _settings(
     spec: ModelSpec, methods: Sequence[str] | None, simulations: int | None
 ) -> tuple[list[str], int]:
@@ -188,40 +107,7 @@ def _settings(
     return list(dict.fromkeys(chosen)), int(n)
 
 
-def _total_identification(spec: ModelSpec, ident: dict | None = None):
-    ident = dict(ident) if ident is not None else identification_for(spec)
-    total = ident.get("total")
-    if total is None:
-        from embedcausal.identification import identify
-
-        total = identify(spec, estimand="ate")
-    return ident, total
-
-
-def _adjustment(spec: ModelSpec, ident: dict) -> tuple[tuple[str, ...], list[str]]:
-    """The Bayesian model's covariates, less those that would bias the total effect."""
-    dag = spec.dag()
-    e = spec.estimand
-    observed = set(dag.observed)
-    skip = {e.treatment, e.mediator, e.outcome}
-    desc = set(dag.descendants(e.treatment))
-    nodes = [n for n in dict.fromkeys([*adjustment_for(ident), *spec.model.covariates])]
-    nodes = [n for n in nodes if n in observed and n not in skip]
-    dropped = [n for n in nodes if n in desc]
-    return tuple(n for n in nodes if n not in desc), dropped
-
-
-def _within(spec: ModelSpec, total) -> str | None:
-    """The grouping of the Mundlak term, or ``None`` when the estimate is not a within one."""
-    e = spec.estimand
-    if getattr(total, "kind", None) == "within":
-        return getattr(total, "within_group", None) or spec.model.within_group
-    if e.treatment in spec.model.within_between:
-        return spec.model.within_group
-    return None
-
-
-# -- DoWhy ----------------------------------------------------------------------------------
+# -- DoWhy --------------------------------------------------------------------------------------
 def _graph(spec: ModelSpec) -> nx.DiGraph:
     """The full DAG; its latent nodes are absent from the data, so DoWhy takes them as
     unobserved (``CausalGraph`` marks every node that is not a data column ``observed="no"``)."""
@@ -230,76 +116,6 @@ def _graph(spec: ModelSpec) -> nx.DiGraph:
     g.add_nodes_from(full.nodes)
     g.add_edges_from(full.edges)
     return g
-
-
-def _frame(
-    spec: ModelSpec,
-    frame: pd.DataFrame,
-    adjustment: tuple[str, ...],
-    group: str | None,
-    fixed_effects: Sequence[str] = (),
-) -> tuple[pd.DataFrame, list[str]]:
-    """Columns renamed to DAG nodes (every observed node present), plus the Mundlak term and
-    the fixed-effect dummies (first level dropped); returns the names of the added columns."""
-    dag = spec.dag()
-    used = [spec.estimand.outcome, spec.estimand.treatment, *adjustment]
-    cols: dict[str, Any] = {}
-    for node in dag.observed:
-        col = spec.column(node)
-        if col in frame.columns:
-            s = frame[col]
-            cols[node] = s.to_numpy(dtype=float) if node in used else s.to_numpy()
-    df = pd.DataFrame(cols)
-    extra: list[str] = []
-    if group is not None:
-        name = f"{spec.estimand.treatment}__mean_by_{group}"
-        t = frame[spec.column(spec.estimand.treatment)].astype(float)
-        df[name] = t.groupby(frame[group].to_numpy()).transform("mean").to_numpy()
-        extra.append(name)
-    for g in fixed_effects:
-        levels = pd.Categorical(frame[g])
-        for i, _level in enumerate(levels.categories[1:], start=1):
-            name = f"{g}__fe{i}"
-            df[name] = (levels.codes == i).astype(float)
-            extra.append(name)
-    return df, extra
-
-
-def _estimator_text(
-    adjustment: Sequence[str], group: str | None, treatment: str, fixed_effects: Sequence[str]
-) -> str:
-    adj = "{" + ", ".join(adjustment) + "}" if adjustment else "{} (none needed)"
-    text = f"linear probability model (OLS), backdoor adjustment {adj}"
-    if group is not None:
-        text += (
-            f"; within-{group} estimate (Mundlak: the {group} mean of {treatment} is added as a "
-            "covariate)"
-        )
-    if fixed_effects:
-        text += f"; fixed effects for {', '.join(fixed_effects)}"
-    return text
-
-
-def _check_fixed_effects(
-    fixed_effects: Sequence[str], frame: pd.DataFrame, group: str | None, source: str
-) -> list[str]:
-    if isinstance(fixed_effects, str):
-        fixed_effects = [fixed_effects]
-    out = list(dict.fromkeys(fixed_effects))
-    for g in out:
-        if g not in frame.columns:
-            raise DataError(
-                f"{source}: fixed-effect column {g!r} not found "
-                f"(columns: {', '.join(map(str, frame.columns[:30]))})"
-            )
-        if g == group:
-            raise EmbedcausalError(
-                f"fixed effect {g!r} is the within group of the Mundlak term; the {g} mean of "
-                "the treatment already stands in for it. Expected another grouping (e.g. mission)"
-            )
-        if frame[g].isna().any():
-            raise DataError(f"{source}: fixed-effect column {g!r} has missing values")
-    return out
 
 
 def _fit(
@@ -460,8 +276,8 @@ def refute(
     d = spec if isinstance(spec, Design) else None
     spec = d.spec if d is not None else spec
     chosen, sims = _settings(spec, methods, simulations)
-    ident, total = _total_identification(spec, d.identification if d is not None else None)
-    adjustment, dropped = _adjustment(spec, ident)
+    ident, total = total_identification(spec, d.identification if d is not None else None)
+    adjustment, dropped = adjustment_set(spec, ident)
     source = None
     if d is not None and data is None:
         frame, source = d.data.frame, d.source
@@ -470,16 +286,16 @@ def refute(
             data = load_data(spec)
             source = str(spec.data_path)
         frame, _ = validate(spec, data, adjustment=adjustment, source=source or "data")
-    group = _within(spec, total)
+    group = within_group(spec, total)
     if group is not None and group not in frame.columns:
         raise DataError(
             f"{source or 'data'}: grouping column {group!r} not found; the within-{group} "
             "estimate needs it (model.within_group)"
         )
     e = spec.estimand
-    fes = _check_fixed_effects(fixed_effects, frame, group, source or "data")
+    fes = check_fixed_effects(fixed_effects, frame, group, source or "data")
     contrast = resolve_contrast(spec, frame[spec.column(e.treatment)].to_numpy(dtype=float))
-    df, extra = _frame(spec, frame, adjustment, group, fes)
+    df, extra = dag_frame(spec, frame, adjustment, group, fes)
     covariates = [*adjustment, *extra]
 
     with quiet_dowhy():
@@ -509,7 +325,7 @@ def refute(
         )
     return RefutationResult(
         estimate=est,
-        estimator=_estimator_text(adjustment, group, e.treatment, fes),
+        estimator=estimator_text(adjustment, group, e.treatment, fes),
         contrast=contrast,
         table=pd.DataFrame(rows, columns=_COLUMNS),
         std_error=se,

@@ -26,9 +26,9 @@ from embedcausal.files import atomic_write
 from embedcausal.fitting import fit
 from embedcausal.parallel import run_grid
 from embedcausal.plan import Design, design
-from embedcausal.report import dumps
 from embedcausal.runs import load_run
 from embedcausal.sensitivity.confounding import confounding_sweep, fingerprint
+from embedcausal.serialize import dumps
 from embedcausal.spec import ModelSpec, load_spec
 
 ANALYSES = ("confounder", "ovb", "priors", "refuters")
@@ -185,15 +185,11 @@ def run_sensitivity(
         r = s.refuters
         result.refuters = refute(d, methods=r.methods, simulations=r.simulations)
         atomic_write(
-            out / "refuters.json", lambda p: Path(p).write_text(_dumps(result.refuters.to_dict()))
+            out / "refuters.json", lambda p: Path(p).write_text(dumps(result.refuters.to_dict()))
         )
         result.files.append("refuters.json")
-    atomic_write(marker, lambda p: Path(p).write_text(_dumps(result.to_dict())))
+    atomic_write(marker, lambda p: Path(p).write_text(dumps(result.to_dict())))
     return result
-
-
-def _dumps(obj: Any) -> str:
-    return dumps(obj)
 
 
 def _ovb(d: Design, out: Path):
@@ -219,7 +215,7 @@ def _ovb(d: Design, out: Path):
         q=settings.q,
         alpha=settings.alpha,
     )
-    atomic_write(out / "ovb.json", lambda p: Path(p).write_text(_dumps(res.to_dict())))
+    atomic_write(out / "ovb.json", lambda p: Path(p).write_text(dumps(res.to_dict())))
     # a Figure outside pyplot: no backend switch, nothing to close
     fig = Figure(figsize=(6, 5))
     res.contour(ax=fig.add_subplot())
