@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import os
 import sys
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -286,9 +285,7 @@ def fit(
         ll = log_likelihood(idata, plan)
     if ll is not None:
         idata["log_likelihood"] = xr.DataTree(ll)
-    with timer.phase("diagnostics"), warnings.catch_warnings():
-        if interrupted:  # a handful of draws: statistics may be undefined, and are flagged
-            warnings.simplefilter("ignore")
+    with timer.phase("diagnostics"):
         diag = diagnose(idata)
     run = Run(
         design=plan,
@@ -302,9 +299,7 @@ def fit(
     idata["observed_data"] = xr.DataTree(observed)
     idata["constant_data"] = xr.DataTree(const)
     if compute_effects:
-        with timer.phase("effects"), warnings.catch_warnings():
-            if interrupted:
-                warnings.simplefilter("ignore")
+        with timer.phase("effects"):
             run.compute_effects()
     run.timings = dict(timer.phases)
     if verbose:
