@@ -1,9 +1,11 @@
-"""The package's shape: a one-way import graph and modules of a readable size.
+"""The package's shape: a one-way import graph, modules of a readable size, a true map.
 
 The import graph is read from the source with ``ast``: every ``import`` of a module of the
 package counts, at module level or inside a function (a lazy import is still a dependency), except
 those under ``if TYPE_CHECKING:``. Importing a submodule is not counted as importing its parent
-package's ``__init__``.
+package's ``__init__``; the lazy ``_EXPORTS`` of a package's ``__init__`` (names looked up with
+``importlib`` on first use) are not imports. ``ARCHITECTURE.md``'s module table must list every
+module in import order.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 import networkx as nx
 
-PACKAGE = Path(__file__).resolve().parents[1] / "embedcausal"
+REPO = Path(__file__).resolve().parents[1]
+PACKAGE = REPO / "embedcausal"
 #: most lines a module may have
 MAX_LINES = 400
 
@@ -113,3 +116,38 @@ def test_modules_are_short():
     assert not too_long, f"modules over {MAX_LINES} lines: " + ", ".join(
         f"{name} ({n})" for name, n in sorted(too_long.items(), key=lambda kv: -kv[1])
     )
+
+
+def architecture_rows() -> dict[str, int]:
+    """Row number of each module (``fitting.py``) or subpackage (``parallel/``) in the table."""
+    rows = [
+        line
+        for line in (REPO / "ARCHITECTURE.md").read_text().splitlines()
+        if line.startswith("| `")
+    ]
+    out = {}
+    for i, line in enumerate(rows):
+        cell = line.split("|")[1].strip().strip("`").removesuffix(".py").rstrip("/")
+        out["embedcausal." + cell.replace("/", ".")] = i
+    return out
+
+
+def test_architecture_table_lists_every_module_in_import_order():
+    rows = architecture_rows()
+
+    def row(module: str) -> int | None:  # a subpackage's modules share its row
+        parts = module.split(".")
+        while len(parts) > 1 and ".".join(parts) not in rows:
+            parts.pop()
+        return rows.get(".".join(parts))
+
+    graph = import_graph()
+    graph.remove_node("embedcausal")  # the package's lazy facade (and its __version__)
+    missing = sorted(m for m in graph if row(m) is None)
+    assert not missing, f"ARCHITECTURE.md's module table does not list {missing}"
+    upward = sorted(
+        f"{m} imports {t}, listed below it"
+        for m, t in graph.edges
+        if row(t) > row(m)  # within one subpackage's row any order is allowed
+    )
+    assert not upward, "ARCHITECTURE.md's table is not in import order:\n" + "\n".join(upward)
