@@ -15,7 +15,6 @@ import contextlib
 import hashlib
 import json
 import os
-import warnings
 from collections import OrderedDict
 from typing import Any
 
@@ -81,10 +80,7 @@ def compiled_nutpie(model, key: str, *, swappable: tuple[str, ...] = ()):
     cached = _COMPILED.get(key)
     if cached is None:
         frozen = freeze_dims_and_data(model, data=[k for k in values if k not in swappable])
-        with warnings.catch_warnings():
-            # nutpie/numba announce their compilation choices; nothing for the user to act on
-            warnings.filterwarnings("ignore", module=r"nutpie|numba|pytensor")
-            cached = nutpie.compile_pymc_model(frozen)
+        cached = nutpie.compile_pymc_model(frozen)
         _COMPILED[key] = cached
         while len(_COMPILED) > CACHE_SIZE:
             _COMPILED.popitem(last=False)
@@ -157,8 +153,7 @@ def sample_part(
         return trace
     import pymc as pm
 
-    with timer.phase("sample"), warnings.catch_warnings():
-        warnings.filterwarnings("ignore", module=r"pymc|pytensor")
+    with timer.phase("sample"):
         trace = pm.sample(
             draws=s.draws,
             tune=s.tune,
@@ -170,7 +165,6 @@ def sample_part(
             nuts_sampler="pymc",
             compute_convergence_checks=False,
             discard_tuned_samples=not s.save_warmup,
-            idata_kwargs={"log_likelihood": False},
             model=model,
         )
     return trace
