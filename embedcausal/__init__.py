@@ -55,7 +55,7 @@ _EXPORTS = {
     "plan_part": "embedcausal.geometry",
     "fit": "embedcausal.fitting",
     "sample": "embedcausal.fitting",
-    "Run": "embedcausal.runs",
+    "Run": "embedcausal.run",
     "load_run": "embedcausal.runs",
     "diagnose": "embedcausal.diagnostics",
     "Diagnostics": "embedcausal.diagnostics",

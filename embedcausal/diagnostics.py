@@ -161,7 +161,8 @@ def diagnose(idata: xr.DataTree, *, var_names: list[str] | None = None) -> Diagn
         if "diverging" in stats:
             divergences += int(np.asarray(stats["diverging"].values).sum())
         if "energy" in stats:
-            res = az.bfmi(idata, group=group)
+            with np.errstate(invalid="ignore", divide="ignore"):  # a stuck chain: 0/0, NaN
+                res = az.bfmi(idata, group=group)
             res = res.to_dataset() if isinstance(res, xr.DataTree) else res
             bfmi += [float(x) for x in np.ravel(np.asarray(res["energy"].values))]
     diag = Diagnostics(

@@ -169,3 +169,15 @@ def test_run_directory_is_self_contained(run, sim_csv, tmp_path):
     )
     assert compare_runs({"a": back, "b": other}).n_obs == run.n_obs
     assert a.name == "a" and b.name == "b"
+
+
+def test_diagnostics_of_a_stuck_chain_flag_it_without_warnings():
+    # a sampler stopped early (a partial run) may have drawn the same point every time: the
+    # energy has no variance, E-BFMI is 0/0; that is flagged through R-hat/ESS, not warned about
+    from arviz import from_dict
+
+    from embedcausal.diagnostics import diagnose
+
+    stuck = np.ones((1, 3))
+    diag = diagnose(from_dict({"posterior": {"x": stuck}, "sample_stats": {"energy": stuck}}))
+    assert not diag.ok and any("R-hat" in p for p in diag.problems)

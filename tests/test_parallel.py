@@ -30,7 +30,7 @@ from _parallel_tasks import (
 
 from embedcausal import parallel
 from embedcausal.errors import EmbedcausalError, RunError
-from embedcausal.parallel import GridPoint, GridResult, point_key, run_grid, worker_cache
+from embedcausal.parallel import GridPoint, GridResult, executor, point_key, run_grid, worker_cache
 
 HERE = Path(__file__).parent
 
@@ -138,7 +138,7 @@ def test_dask_local_cluster(tmp_path, cluster):
 
 @pytest.mark.parametrize("address", ["tcp://127.0.0.1:9", "nonsense", "http://127.0.0.1:8786"])
 def test_bad_scheduler_address(tmp_path, monkeypatch, address):
-    monkeypatch.setattr(parallel, "DASK_CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(executor, "DASK_CONNECT_TIMEOUT", 1.0)
     with pytest.raises(EmbedcausalError, match=f"cannot reach the Dask scheduler at '{address}'"):
         run(square, grid(1), tmp_path / "out", tmp_path / "log", scheduler=address, progress=False)
     assert calls(tmp_path / "log") == []
@@ -148,7 +148,7 @@ def test_bad_scheduler_address(tmp_path, monkeypatch, address):
 
 
 def test_failure_before_the_first_point_leaves_a_directory_as_found(tmp_path, monkeypatch):
-    monkeypatch.setattr(parallel, "DASK_CONNECT_TIMEOUT", 1.0)
+    monkeypatch.setattr(executor, "DASK_CONNECT_TIMEOUT", 1.0)
     out = tmp_path / "sweep" / "grid"  # a caller's directory and one run_grid would create
     out.parent.mkdir()
     (out.parent / "notes.txt").write_text("the caller's file")

@@ -28,7 +28,6 @@ from embedcausal.parallel.results import GridResult
 from embedcausal.parallel.run import run_grid
 
 __all__ = [
-    "DASK_CONNECT_TIMEOUT",
     "GridPoint",
     "GridResult",
     "clear_worker_cache",
@@ -36,6 +35,3 @@ __all__ = [
     "run_grid",
     "worker_cache",
 ]
-
-#: Seconds to wait for a Dask scheduler to answer before giving up (read at each call).
-DASK_CONNECT_TIMEOUT = 10.0

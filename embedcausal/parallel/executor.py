@@ -26,6 +26,9 @@ from typing import Any
 from embedcausal.errors import EmbedcausalError
 from embedcausal.parallel import worker
 
+#: Seconds to wait for a Dask scheduler to answer before giving up (read at each call).
+DASK_CONNECT_TIMEOUT = 10.0
+
 #: ``done(key, result, error)``: called in this process once per point, as it completes.
 Done = Callable[[str, Any, BaseException | None], None]
 
@@ -129,8 +132,6 @@ class LocalProcesses(Backend):
 
 
 def _connect(address: str) -> Any:
-    from embedcausal import parallel  # the timeout is read at call time (tests change it)
-
     try:
         from distributed import Client
     except ImportError:
@@ -143,13 +144,13 @@ def _connect(address: str) -> Any:
     # of a later Client and deadlock it.
     client = Client.__new__(Client)
     try:
-        client.__init__(address, timeout=parallel.DASK_CONNECT_TIMEOUT, set_as_default=False)
+        client.__init__(address, timeout=DASK_CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError, ValueError, TypeError) as exc:
         reason = " ".join(str(exc).split())
     else:
         return client
     with contextlib.suppress(Exception):
-        client.close(timeout=parallel.DASK_CONNECT_TIMEOUT)
+        client.close(timeout=DASK_CONNECT_TIMEOUT)
     raise EmbedcausalError(
         f"cannot reach the Dask scheduler at {address!r} ({reason}); expected the address of "
         "a running scheduler, e.g. tcp://HOST:8786"

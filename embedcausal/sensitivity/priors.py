@@ -21,7 +21,7 @@ import xarray as xr
 from embedcausal.fitting import fit
 from embedcausal.parallel import GridPoint
 from embedcausal.plan import Design
-from embedcausal.runs import Run
+from embedcausal.run import Run
 from embedcausal.spec import ModelSpec
 
 EFFECTS = ("total", "nde", "nie")
