@@ -1,0 +1,295 @@
+"""A validated model file: :class:`ModelSpec`, and the checks that types alone cannot make.
+
+Node names are checked against the DAG, grouping columns against the nodes, covariates against
+the treatment's descendants, and priors against their slots; each failure is a
+:class:`~embedcausal.errors.SpecError` naming the file, the dotted key, the value and what was
+expected.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from embedcausal.dag import CausalDAG, parse_edge
+from embedcausal.errors import DAGError, SpecError, expected, shown
+from embedcausal.priors import Prior, PriorError, parse_prior
+from embedcausal.spec.messages import spec_error
+from embedcausal.spec.schema import PRIOR_SLOTS, FileModel
+
+
+class ModelSpec:
+    """A validated model file.
+
+    Create it with :func:`load_spec` (from a file) or :meth:`ModelSpec.from_dict` (from Python).
+    It is plain data: building the PyMC model and sampling are separate, explicit steps.
+
+    Attributes
+    ----------
+    source : str
+        The file the spec came from (or ``"<dict>"``).
+    name, description : str
+    data, dag_section, estimand, model, sampler, sensitivity
+        The validated sections.
+    data_path : pathlib.Path
+        The data file, resolved relative to the model file.
+    priors : dict of str to Prior
+        Every prior slot, with the documented defaults filled in.
+    """
+
+    def __init__(
+        self,
+        parsed: FileModel,
+        *,
+        source: str,
+        base_dir: Path,
+        raw: dict,
+        check_files: bool = True,
+    ) -> None:
+        self._parsed = parsed
+        self.source = source
+        self.base_dir = base_dir
+        self.raw = raw
+        self.name = parsed.name
+        self.description = parsed.description
+        self.data = parsed.data
+        self.dag_section = parsed.dag
+        self.estimand = parsed.estimand
+        self.model = parsed.model
+        self.sampler = parsed.sampler
+        self.sensitivity = parsed.sensitivity
+        self.data_path = (base_dir / parsed.data.path).resolve()
+        self.priors: dict[str, Prior] = {}
+        self._check_files = check_files
+        self._validate()
+
+    # -- construction -------------------------------------------------------------------
+    @classmethod
+    def from_dict(
+        cls,
+        raw: Mapping[str, Any],
+        *,
+        source: str = "<dict>",
+        base_dir: str | Path = ".",
+        check_files: bool = True,
+    ) -> ModelSpec:
+        """Validate a model-file dictionary (as TOML would parse it).
+
+        ``check_files=False`` skips the check that ``data.path`` exists (a saved run holds its
+        data, so it does not need the file).
+
+        Raises
+        ------
+        SpecError
+            Naming ``source``, the dotted key, the value and what was expected.
+        """
+        raw = dict(raw)
+        try:
+            parsed = FileModel.model_validate(raw)
+        except ValidationError as exc:
+            raise spec_error(source, exc) from None
+        return cls(
+            parsed,
+            source=source,
+            base_dir=Path(base_dir).resolve(),
+            raw=raw,
+            check_files=check_files,
+        )
+
+    def replace(self, **sections: Mapping[str, Any]) -> ModelSpec:
+        """A new spec with some sections' keys replaced, validated again.
+
+        Example: ``spec.replace(sampler={"draws": 200}, model={"priors": {...}})``.
+        """
+        raw = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.raw.items()}
+        for section, values in sections.items():
+            if isinstance(values, Mapping) and isinstance(raw.get(section), Mapping):
+                raw[section] = {**raw[section], **values}
+            else:
+                raw[section] = values
+        return ModelSpec.from_dict(
+            raw, source=self.source, base_dir=self.base_dir, check_files=self._check_files
+        )
+
+    # -- derived ------------------------------------------------------------------------
+    def column(self, node: str) -> str:
+        """The data column that measures DAG node ``node``."""
+        return self.data.columns.get(node, node)
+
+    def dag(self) -> CausalDAG:
+        """The causal DAG, with the estimand's treatment, mediator and outcome declared
+        (derived roles: :func:`embedcausal.identification.node_roles`)."""
+        return self._dag
+
+    @property
+    def groupings(self) -> tuple[str, ...]:
+        """Every grouping column used by ``model.varying`` and ``model.varying_slopes``."""
+        cols: list[str] = []
+        for item in self.model.varying:
+            cols.extend(item.split("/"))
+        cols.extend(self.model.varying_slopes.values())
+        if self.model.within_between:
+            cols.append(self.model.within_group)
+        return tuple(dict.fromkeys(cols))
+
+    def grouping_keys(self) -> dict[str, str]:
+        """Every grouping column the model uses -> the model-file key that names it."""
+        keys: dict[str, str] = {}
+        for i, item in enumerate(self.model.varying):
+            for col in item.split("/"):
+                keys.setdefault(col, f"model.varying[{i}]")
+        for node, col in self.model.varying_slopes.items():
+            keys.setdefault(col, f"model.varying_slopes.{node}")
+        if self.model.within_between:
+            keys.setdefault(self.model.within_group, "model.within_group")
+        return keys
+
+    def to_dict(self) -> dict:
+        """The file's content (as parsed from TOML), for saving beside a run."""
+        return self._parsed.model_dump(mode="json", by_alias=True, exclude_none=True)
+
+    def __repr__(self) -> str:
+        return f"ModelSpec(name={shown(self.name)}, source={shown(self.source)})"
+
+    # -- validation beyond types ---------------------------------------------------------
+    def _err(self, key: str, message: str) -> SpecError:
+        return SpecError(self.source, key, message)
+
+    def _validate(self) -> None:
+        d = self.dag_section
+        try:
+            edges = []
+            for i, e in enumerate(d.edges):
+                try:
+                    edges.append(parse_edge(e))
+                except DAGError as exc:
+                    raise self._err(f"dag.edges[{i}]", str(exc)) from None
+            dag = CausalDAG.from_edges(edges, latent=d.latent, constant_within=d.constant_within)
+        except DAGError as exc:
+            key = "dag.latent" if "latent" in str(exc) and "cycle" not in str(exc) else "dag.edges"
+            if "constant" in str(exc):
+                key = "dag.constant_within"
+            raise self._err(key, str(exc)) from None
+        nodes = set(dag.nodes)
+        observed = set(dag.observed)
+        e = self.estimand
+
+        def need_node(key: str, value: str, *, observed_only: bool = True) -> None:
+            pool = observed if observed_only else nodes
+            if value in nodes and value not in pool:
+                raise self._err(
+                    key, f"{shown(value)} is latent; {key.split('.')[-1]} must be observed"
+                )
+            if value not in pool:
+                raise self._err(
+                    key, f"unknown node {shown(value)}; {expected(value, sorted(pool))}"
+                )
+
+        need_node("estimand.treatment", e.treatment)
+        need_node("estimand.outcome", e.outcome)
+        if e.treatment == e.outcome:
+            raise self._err("estimand.outcome", f"{shown(e.outcome)} is also the treatment")
+        if e.mediator is not None:
+            need_node("estimand.mediator", e.mediator)
+            if e.mediator in (e.treatment, e.outcome):
+                raise self._err(
+                    "estimand.mediator", f"{shown(e.mediator)} is the treatment or outcome"
+                )
+        if e.effects and {"nde", "nie"} & set(e.effects) and e.mediator is None:
+            raise self._err(
+                "estimand.effects",
+                f"{e.effects} asks for nde/nie but estimand.mediator is not set; "
+                "expected a mediator node or effects = ['total']",
+            )
+        if e.contrast.from_ == e.contrast.to:
+            raise self._err(
+                "estimand.contrast",
+                f"from = to = {shown(e.contrast.to)}; expected two different values",
+            )
+        for node in self.data.columns:
+            need_node(f"data.columns.{node}", node)
+        read_by: dict[str, str] = {}
+        for node in [*self.data.columns, *sorted(observed)]:
+            col = self.column(node)
+            other = read_by.setdefault(col, node)
+            if other != node:
+                blamed = node if node in self.data.columns else other
+                key = f"data.columns.{blamed}" if blamed in self.data.columns else "data.columns"
+                raise self._err(
+                    key,
+                    f"nodes {shown(other)} and {shown(node)} both read column {shown(col)}; "
+                    "expected one column per DAG node",
+                )
+        for col, key in self.grouping_keys().items():
+            node = next((n for n in sorted(nodes) if col in (n, self.column(n))), None)
+            if node is not None:
+                role = {e.treatment: "the treatment", e.outcome: "the outcome"}.get(
+                    node, "a DAG node"
+                )
+                if node == e.mediator:
+                    role = "the mediator"
+                raise self._err(
+                    key,
+                    f"grouping {shown(col)} is {role} ({shown(node)}); expected a grouping column "
+                    "such as 'country' that is not a node of the DAG",
+                )
+        for i, node in enumerate(self.model.within_between):
+            need_node(f"model.within_between[{i}]", node)
+        for node in self.model.varying_slopes:
+            if node not in (e.treatment, e.mediator):
+                raise self._err(
+                    f"model.varying_slopes.{node}",
+                    f"{shown(node)} is not the treatment or mediator; expected "
+                    f"{shown(e.treatment)}" + (f" or {shown(e.mediator)}" if e.mediator else ""),
+                )
+        desc_t = dag.descendants(e.treatment)
+        for i, node in enumerate(self.model.covariates):
+            need_node(f"model.covariates[{i}]", node)
+            if node in desc_t or node in (e.treatment, e.outcome):
+                raise self._err(
+                    f"model.covariates[{i}]",
+                    f"{shown(node)} is the treatment, the outcome or a descendant of the "
+                    "treatment; "
+                    "adjusting for it would bias the effect. Expected a pre-treatment covariate",
+                )
+        self._validate_priors("model.priors", self.model.priors)
+        s = self.sensitivity
+        if s is not None:
+            if s.confounder:
+                for i, node in enumerate(s.confounder.benchmark):
+                    need_node(f"sensitivity.confounder.benchmark[{i}]", node)
+            if s.ovb:
+                for i, node in enumerate(s.ovb.benchmark):
+                    need_node(f"sensitivity.ovb.benchmark[{i}]", node)
+            if s.priors:
+                for set_name, priors in s.priors.sets.items():
+                    self._validate_priors(f"sensitivity.priors.sets.{set_name}", priors, fill=False)
+        if self._check_files and not self.data_path.is_file():
+            raise self._err(
+                "data.path",
+                f"data file {shown(self.data.path)} not found (resolved to {self.data_path}); "
+                "expected a CSV file, relative to the model file",
+            )
+        if self.data_path.suffix.lower() not in (".csv", ".parquet"):
+            raise self._err("data.path", f"{shown(self.data.path)} is not a .csv or .parquet file")
+        self._dag = dag.with_roles(treatment=e.treatment, mediator=e.mediator, outcome=e.outcome)
+
+    def _validate_priors(self, key: str, priors: Mapping[str, str], *, fill: bool = True) -> None:
+        parsed: dict[str, Prior] = {}
+        for slot, text in priors.items():
+            if slot not in PRIOR_SLOTS:
+                raise self._err(
+                    f"{key}.{slot}",
+                    f"unknown prior slot {shown(slot)}; {expected(slot, PRIOR_SLOTS)}",
+                )
+            try:
+                parsed[slot] = parse_prior(text, support=PRIOR_SLOTS[slot][1])
+            except PriorError as exc:
+                raise self._err(f"{key}.{slot}", str(exc)) from None
+        if fill:
+            for slot, (default, _support) in PRIOR_SLOTS.items():
+                parsed.setdefault(slot, parse_prior(default))
+            self.priors = parsed

@@ -1,0 +1,85 @@
+"""The model file's schema: its tables as strict pydantic models.
+
+``[estimand]``, ``[sampler]`` and ``[sensitivity]`` have modules of their own; this one holds
+``[data]``, ``[dag]``, ``[model]`` and the file as a whole. Every key is documented in
+``docs/model-files.md``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import Field, field_validator
+
+from embedcausal.errors import shown
+from embedcausal.spec.common import NAME_PATTERN, Name, Strict
+from embedcausal.spec.estimand import EstimandSection
+from embedcausal.spec.sampler import SamplerSection
+from embedcausal.spec.sensitivity import SensitivitySection
+
+MEDIATOR_FAMILIES = ("gaussian", "poisson", "negbinomial", "bernoulli")
+PRIOR_SLOTS: dict[str, tuple[str, str]] = {
+    # slot -> (default, support)
+    "intercept": ("Normal(0, 2.5)", "real"),
+    "beta": ("Normal(0, 1)", "real"),
+    "sigma": ("HalfNormal(1)", "positive"),
+    "mediator_sigma": ("HalfNormal(1)", "positive"),
+    "mediator_alpha": ("Exponential(1)", "positive"),
+}
+Parameterization = Literal["auto", "centered", "noncentered"]
+
+
+class DataSection(Strict):
+    """``[data]``: where the panel is and how DAG nodes map to its columns."""
+
+    path: str
+    columns: dict[Name, str] = Field(default_factory=dict)
+    missing: Literal["error", "drop"] = "error"
+    key: list[str] = Field(default_factory=list)
+
+
+class DagSection(Strict):
+    """``[dag]``: the causal graph."""
+
+    edges: list[str] = Field(min_length=1)
+    latent: list[Name] = Field(default_factory=list)
+    constant_within: dict[Name, str] = Field(default_factory=dict)
+
+
+class ModelSection(Strict):
+    """``[model]``: the hierarchical PyMC model."""
+
+    family: Literal["bernoulli"] = "bernoulli"
+    mediator_family: Literal["gaussian", "poisson", "negbinomial", "bernoulli"] = "gaussian"
+    mediator_centered: bool = False
+    parameterization: Parameterization | dict[Name, Parameterization] = "auto"
+    varying: list[str] = Field(default_factory=lambda: ["country", "mission"])
+    varying_slopes: dict[Name, str] = Field(default_factory=dict)
+    within_between: list[Name] = Field(default_factory=list)
+    within_group: str = "country"
+    covariates: list[Name] = Field(default_factory=list)
+    priors: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("varying")
+    @classmethod
+    def _check_varying(cls, v: list[str]) -> list[str]:
+        for item in v:
+            parts = item.split("/")
+            if not 1 <= len(parts) <= 2 or not all(re.match(NAME_PATTERN, p) for p in parts):
+                raise ValueError(
+                    f"{shown(item)} is not a grouping; expected a column name like 'country' or a "
+                    "nesting 'outer/inner' like 'region/country'"
+                )
+        return v
+
+
+class FileModel(Strict):
+    name: str
+    description: str = ""
+    data: DataSection
+    dag: DagSection
+    estimand: EstimandSection
+    model: ModelSection = Field(default_factory=ModelSection)
+    sampler: SamplerSection = Field(default_factory=SamplerSection)
+    sensitivity: SensitivitySection | None = None
