@@ -83,7 +83,7 @@ def check_groupings(spec: ModelSpec, frame: pd.DataFrame, source: str) -> None:
             )
 
 
-def _numeric(frame: pd.DataFrame, col: str, what: str, source: str) -> np.ndarray:
+def _numeric(frame: pd.DataFrame, col: str, what: str, source: str, hint: str = "") -> np.ndarray:
     s = frame[col]
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float)
@@ -93,7 +93,7 @@ def _numeric(frame: pd.DataFrame, col: str, what: str, source: str) -> np.ndarra
         bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
         raise DataError(
             f"{source}: column {shown(col)} ({what}) must be numeric, got dtype {s.dtype}; "
-            f"non-numeric values such as {shown(bad.iloc[0])} in {_rows(bad.index)}"
+            f"non-numeric values such as {shown(bad.iloc[0])} in {_rows(bad.index)}{hint}"
         )
     x = s.to_numpy(dtype=float)
     bad = np.isinf(x)
@@ -205,7 +205,12 @@ def validate(
     for node in used:
         if node == e.outcome:
             continue
-        _numeric(frame, spec.column(node), f"node {node}", source)
+        hint = (
+            "; a categorical treatment is not supported: code the two levels to compare as 0/1"
+            if node == e.treatment
+            else ""
+        )
+        _numeric(frame, spec.column(node), f"node {node}", source, hint)
     if e.mediator:
         mcol = spec.column(e.mediator)
         mv = frame[mcol].to_numpy(dtype=float)
@@ -261,18 +266,32 @@ def used_nodes(spec: ModelSpec, adjustment: Sequence[str] = ()) -> list[str]:
 
 
 def resolve_contrast(spec: ModelSpec, values: np.ndarray) -> tuple[float, float]:
-    """The contrast's (from, to) treatment values in data units."""
+    """The contrast's (from, to) treatment values in data units.
+
+    Without ``estimand.contrast``: 0 → 1 for a binary (0/1) treatment, p25 → p75 otherwise.
+    """
+    e = spec.estimand
+    col = spec.column(e.treatment)
+    x = np.asarray(values, dtype=float)
+    c = e.contrast
+    if c is None:
+        if x.size and np.isin(x, [0.0, 1.0]).all():
+            return 0.0, 1.0
+        ends: tuple[str | float, str | float] = ("p25", "p75")
+    else:
+        ends = (c.from_, c.to)
 
     def one(v: str | float) -> float:
         if isinstance(v, str):
-            return float(np.percentile(values, float(v[1:])))
+            return float(np.percentile(x, float(v[1:])))
         return float(v)
 
-    c = spec.estimand.contrast
-    t0, t1 = one(c.from_), one(c.to)
+    t0, t1 = one(ends[0]), one(ends[1])
     if t0 == t1:
+        default = "" if c is not None else " (the default for a non-binary treatment)"
         raise DataError(
-            f"{spec.source}: estimand.contrast: from = {shown(c.from_)} and to = {shown(c.to)} "
-            f"are both {t0:g} in the data; expected two different treatment values"
+            f"{spec.source}: estimand.contrast: from = {shown(ends[0])} and to = {shown(ends[1])}"
+            f"{default} are both {t0:g} in treatment column {shown(col)}; expected two different "
+            "treatment values (set estimand.contrast = {from = ..., to = ...} in data units)"
         )
     return t0, t1

@@ -45,9 +45,8 @@ class EstimandSection(Strict):
     outcome: Name
     mediator: Name | None = None
     effects: list[Literal["total", "nde", "nie"]] | None = Field(None, min_length=1)
-    contrast: Contrast = Field(
-        default_factory=lambda: Contrast.model_validate({"from": "p25", "to": "p75"})
-    )
+    #: None: 0 → 1 for a binary (0/1) treatment, p25 → p75 otherwise (resolved on the data)
+    contrast: Contrast | None = None
     assume: list[str] = Field(default_factory=list)
 
     @property

@@ -204,10 +204,12 @@ class ModelSpec:
                 f"{e.effects} asks for nde/nie but estimand.mediator is not set; "
                 "expected a mediator node or effects = ['total']",
             )
-        if e.contrast.from_ == e.contrast.to:
+        if e.contrast is not None and e.contrast.from_ == e.contrast.to:
             raise self._err(
                 "estimand.contrast",
-                f"from = to = {shown(e.contrast.to)}; expected two different values",
+                f"from = {shown(e.contrast.from_)} and to = {shown(e.contrast.to)} are equal; "
+                "expected two different values of treatment column "
+                f"{shown(self.column(e.treatment))}",
             )
         for node in self.data.columns:
             need_node(f"data.columns.{node}", node)
