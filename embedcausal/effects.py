@@ -32,11 +32,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import xarray as xr
+
+from embedcausal.estimands import effects_table
 
 if TYPE_CHECKING:
     from embedcausal.plan import Design
+
+__all__ = ["CHUNK_VALUES", "Counterfactual", "effects_table", "gcomp", "stacked_posterior"]
 
 EFFECT_NAMES = ("total", "nde", "nie", "prop_mediated", "p_nie_gt_nde")
 #: values per chunk of draws × rows (bounds memory at ~ 8 arrays × 8 bytes × CHUNK_VALUES)
@@ -207,52 +210,6 @@ def gcomp(
         "scale": "probability",
         "method": "g-computation over the posterior, averaged over observed rows",
     }
+    if design.spec.estimand.rope is not None:
+        attrs["rope"] = float(design.spec.estimand.rope)
     return xr.Dataset(data, coords=coords, attrs=attrs)
-
-
-def effects_table(
-    effects: xr.Dataset, *, hdi_prob: float = 0.9, reliable: bool = True
-) -> pd.DataFrame:
-    """Tidy summary: one row per effect with ``mean, sd, hdi_low, hdi_high``.
-
-    ``p_nie_gt_nde`` is a probability: its ``mean`` is P(NIE > NDE) and its ``sd``/HDI are
-    empty. ``hdi_prob`` is stated in its own column; ``reliable`` is False when the sampler's
-    diagnostics failed.
-    """
-    import arviz as az
-
-    rows = []
-    for name in ("total", "nde", "nie", "prop_mediated"):
-        if name not in effects:
-            continue
-        da = effects[name]
-        vals = np.asarray(da.values).ravel()
-        finite = vals[np.isfinite(vals)]
-        if finite.size < 2:
-            lo = hi = float("nan")
-        else:
-            h = az.hdi(xr.Dataset({name: da.where(np.isfinite(da))}), prob=hdi_prob)[name]
-            lo, hi = (float(v) for v in np.asarray(h.values).ravel()[:2])
-        rows.append(
-            {
-                "effect": name,
-                "mean": float(np.mean(finite)) if finite.size else float("nan"),
-                "sd": float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan"),
-                "hdi_low": lo,
-                "hdi_high": hi,
-            }
-        )
-    if "nie_gt_nde" in effects:
-        rows.append(
-            {
-                "effect": "p_nie_gt_nde",
-                "mean": float(effects["nie_gt_nde"].mean()),
-                "sd": float("nan"),
-                "hdi_low": float("nan"),
-                "hdi_high": float("nan"),
-            }
-        )
-    table = pd.DataFrame(rows, columns=["effect", "mean", "sd", "hdi_low", "hdi_high"])
-    table["hdi_prob"] = hdi_prob
-    table["reliable"] = reliable
-    return table

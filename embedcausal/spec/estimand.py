@@ -48,6 +48,8 @@ class EstimandSection(Strict):
     #: None: 0 → 1 for a binary (0/1) treatment, p25 → p75 otherwise (resolved on the data)
     contrast: Contrast | None = None
     assume: list[str] = Field(default_factory=list)
+    #: half-width of the region of practical equivalence, on the outcome's scale
+    rope: float | None = Field(None, gt=0, allow_inf_nan=False)
 
     @property
     def effect_list(self) -> tuple[str, ...]:
