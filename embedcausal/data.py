@@ -128,6 +128,7 @@ def validate(
         Index labels of the rows dropped for missing values.
     """
     source = source or str(spec.data_path)
+    spec = spec.for_columns(frame.columns)  # an unset model.varying: the groupings present
     if frame.empty:
         raise DataError(
             f"{source}: no data rows ({len(frame.columns)} column(s), 0 rows); expected a "
@@ -190,17 +191,22 @@ def validate(
     e = spec.estimand
     ycol = spec.column(e.outcome)
     yv = frame[ycol]
-    num = yv if pd.api.types.is_bool_dtype(yv) else pd.to_numeric(yv, errors="coerce")
-    ok = num.isin([0, 1, True, False])
-    if not ok.all():
-        raise DataError(
-            f"{source}: outcome column {shown(ycol)} must be 0/1, got {shown(yv[~ok].iloc[0])} "
-            f"in {_rows(frame.index[~ok])}"
-        )
+    gaussian = spec.model.family == "gaussian"
+    if gaussian:
+        _numeric(frame, ycol, "a Gaussian outcome (model.family)", source)
+    else:
+        num = yv if pd.api.types.is_bool_dtype(yv) else pd.to_numeric(yv, errors="coerce")
+        ok = num.isin([0, 1, True, False])
+        if not ok.all():
+            raise DataError(
+                f"{source}: outcome column {shown(ycol)} must be 0/1, got "
+                f"{shown(yv[~ok].iloc[0])} in {_rows(frame.index[~ok])} (a continuous outcome "
+                "needs model.family = 'gaussian')"
+            )
     if yv.nunique() < 2:
         raise DataError(
             f"{source}: outcome column {shown(ycol)} is {shown(yv.iloc[0])} in all "
-            f"{len(yv)} rows; expected both 0 and 1"
+            f"{len(yv)} rows; expected " + ("varying values" if gaussian else "both 0 and 1")
         )
     for node in used:
         if node == e.outcome:

@@ -1,16 +1,21 @@
 r"""Mechanism effects by g-computation over the posterior, from the model's own graph.
 
 For the contrast ``t0 → t1`` of the treatment, each posterior draw gives, averaged over the
-observed rows *i* on the probability scale,
+observed rows *i* on the outcome's scale (a probability for a Bernoulli outcome),
 
 .. math::
 
-    E(t, t') = \frac1n \sum_i \mathbb E\left[P(Y_i = 1 \mid T = t, M = M_i(t'))\right]
+    E(t, t') = \frac1n \sum_i \mathbb E\left[Y_i \mid T = t, M = M_i(t')\right]
+             = \frac1n \sum_i \mathbb E\left[h(α_i(t) + γ_i(t)·g(M_i(t')))\right]
+
+with ``h`` the outcome's inverse link (``expit``, ``Φ`` for ``model.link = "probit"``, the
+identity for a Gaussian outcome, whose standardised scale is mapped back to data units)
 
 where ``M_i(t')`` is row *i*'s mediator under treatment ``t'`` and the expectation is over its
 noise; then ``total = E(t1,t1) − E(t0,t0)``, ``nde = E(t1,t0) − E(t0,t0)`` and
 ``nie = E(t1,t1) − E(t1,t0)`` (so total = NDE + NIE), ``prop_mediated = nie / total`` and the
-indicator ``nie > nde``. Everything else in a row (groupings, covariates, the group means of
+indicator ``nie > nde`` (their reference levels: :mod:`embedcausal.estimands`). Everything
+else in a row (groupings, covariates, the group means of
 within/between terms) keeps its observed value; setting the treatment changes its
 within-group deviation only, so with a within/between split the effect is the within effect.
 
@@ -115,19 +120,34 @@ def stacked_posterior(idata: xr.DataTree) -> xr.Dataset:
     return post.stack(sample=("chain", "draw")).transpose("sample", ...)
 
 
+def outcome_link(design: Design) -> str:
+    """The outcome's inverse link as :mod:`embedcausal.quadrature` names it."""
+    m = design.spec.model
+    return "identity" if m.family == "gaussian" else m.link
+
+
 def _expected(design: Design, alpha, gamma, eta_m, params) -> np.ndarray:
-    """Mean over rows of E[P(Y=1 | T=t, M(t'))] per draw, the mediator's noise integrated out."""
+    """Mean over rows of E[Y | T=t, M(t')] per draw (outcome's scale), M's noise integrated out."""
     from embedcausal import quadrature
+    from embedcausal.likelihoods import outcome_scale
 
     fam = design.data.mediator_family
+    link = outcome_link(design)
     if fam == "gaussian":
         from embedcausal.models import mediator_scale
 
         center, scale = mediator_scale(design)
-        return quadrature.gaussian_mean(alpha, gamma, eta_m, center, scale, params["m_sigma"])
-    if fam == "bernoulli":
-        return quadrature.bernoulli_mean(alpha, gamma, eta_m)
-    return quadrature.count_mean(alpha, gamma, eta_m, family=fam, dispersion=params.get("m_alpha"))
+        mean = quadrature.gaussian_mean(
+            alpha, gamma, eta_m, center, scale, params["m_sigma"], link=link
+        )
+    elif fam == "bernoulli":
+        mean = quadrature.bernoulli_mean(alpha, gamma, eta_m, link=link)
+    else:
+        mean = quadrature.count_mean(
+            alpha, gamma, eta_m, family=fam, dispersion=params.get("m_alpha"), link=link
+        )
+    y_center, y_scale = outcome_scale(design)
+    return y_center + y_scale * mean
 
 
 def gcomp(
@@ -160,6 +180,7 @@ def gcomp(
     effects_table : summarise the draws.
     """
     from embedcausal import quadrature
+    from embedcausal.likelihoods import outcome_scale
 
     d = design.data
     cf = counterfactual or Counterfactual.compile(design)
@@ -179,7 +200,10 @@ def gcomp(
         a0 = res[0]
         a1 = a0 + res[1]
         if not cf.has_mediator:
-            out["total"].append(quadrature.plain_mean(a1) - quadrature.plain_mean(a0))
+            link = outcome_link(design)
+            scale = outcome_scale(design)[1]
+            diff = quadrature.plain_mean(a1, link) - quadrature.plain_mean(a0, link)
+            out["total"].append(scale * diff)
             continue
         g0, g1, m0 = res[2], res[3], res[4]
         m1 = m0 + res[5]
@@ -207,7 +231,8 @@ def gcomp(
         "mediator": d.mediator or "",
         "contrast_from": float(t0),
         "contrast_to": float(t1),
-        "scale": "probability",
+        "scale": "outcome units" if design.spec.model.family == "gaussian" else "probability",
+        "link": outcome_link(design),
         "method": "g-computation over the posterior, averaged over observed rows",
     }
     if design.spec.estimand.rope is not None:

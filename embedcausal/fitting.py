@@ -432,7 +432,7 @@ def log_likelihood(idata: xr.DataTree, design: Design, *, dtype=np.float32) -> x
     Computed from the outcome model's graph, vectorised over draws, in chunks; stored as
     ``float32``. Above :data:`LOGLIK_MAX_VALUES` values it is not kept in memory.
     """
-    from embedcausal.models import bernoulli_logit_logp
+    from embedcausal.likelihoods import outcome_logp
 
     post = idata["posterior"]
     nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
@@ -442,7 +442,7 @@ def log_likelihood(idata: xr.DataTree, design: Design, *, dtype=np.float32) -> x
     model = build_model(design, parts=("outcome",))
     eta = linear_predictor(model, "y")
     y = model[f"{design.data.outcome}__observed"]
-    names, fn = vectorized_function(model, [bernoulli_logit_logp(y, eta)])
+    names, fn = vectorized_function(model, [outcome_logp(design, model, y, eta)])
     flat = {
         k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:]) for k in names
     }

@@ -2,7 +2,9 @@
 
 The joint model has up to three parts with the same hierarchy:
 
-* **outcome** (prefix ``y``): ``participation ~ Bernoulli(logit⁻¹(η_y))``;
+* **outcome** (prefix ``y``): ``participation ~ Bernoulli(logit⁻¹(η_y))``, or with
+  ``model.link = "probit"`` ``Bernoulli(Φ(η_y))``, or with ``model.family = "gaussian"``
+  ``Normal(c + s·η_y, s·σ_y)`` (:mod:`embedcausal.likelihoods`);
 * **mediator** (prefix ``m``), when the estimand names one: Gaussian, Poisson,
   negative-binomial or Bernoulli, with linear predictor ``η_m``;
 * **treatment** (prefix ``t``), only with the latent confounder of the sensitivity analysis.
@@ -50,6 +52,7 @@ from embedcausal.likelihoods import (
     bernoulli_logit_logp,
     mediator_likelihood,
     mediator_scale,
+    outcome_likelihood,
 )
 from embedcausal.prepared import COUNT_FAMILIES, mediator_transform
 
@@ -331,7 +334,7 @@ def build_model(
             eta_y = _linear(design, yplan, nodes, latent)
             eta_y.name = "y_eta"
             y = pm.Data(f"{e.outcome}__observed", d.y, dims="obs")
-            bernoulli_logit(e.outcome, eta_y, observed=y)
+            outcome_likelihood(design, eta_y, y)
         if confounder:
             treatment_model(design, u[nodes[f"{wg}__code"]])
     return model

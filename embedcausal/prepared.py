@@ -81,7 +81,7 @@ class PreparedData:
         Node -> float values in data units, for the treatment, the mediator and every
         covariate the model reads.
     y : numpy.ndarray
-        The outcome (0/1 integers).
+        The outcome: 0/1 integers, or floats for a Gaussian outcome (``model.family``).
     coords : dict of str to numpy.ndarray
         ``obs`` labels and the levels of every grouping.
     group_codes : dict of str to numpy.ndarray
@@ -217,6 +217,7 @@ def prepare(
         frame = load_data(spec)
         source = source or str(spec.data_path)
     source = source or "data"
+    spec = spec.for_columns(frame.columns)
     dag = spec.dag()
     adjustment = tuple(a for a in adjustment if a in dag.observed)
     frame, dropped = validate(spec, frame, adjustment=adjustment, source=source)
@@ -238,7 +239,7 @@ def prepare(
             per = frame.groupby(codes[g])[label_col].first()
             names[g] = np.asarray([str(per.get(i, "")) for i in range(len(cat.categories))])
     nested: dict[str, str] = {}
-    for item in spec.model.varying:
+    for item in spec.varying:
         if "/" in item:
             outer, inner = item.split("/")
             per_inner = frame.groupby(inner)[outer].nunique()
@@ -273,7 +274,8 @@ def prepare(
             preds[node] = [Predictor(node, node, "value", center, scale)]
     y_preds = [p for n in nodes for p in preds[n]]
     m_preds = [p for n in [e.treatment, *covs] for p in preds[n]] if e.mediator else []
-    y = frame[spec.column(e.outcome)].to_numpy(dtype=np.int64)
+    ydtype = float if spec.model.family == "gaussian" else np.int64
+    y = frame[spec.column(e.outcome)].to_numpy(dtype=ydtype)
     t0, t1 = resolve_contrast(spec, values[e.treatment])
     used_cols = list(
         dict.fromkeys([spec.column(n) for n in used_nodes(spec, adjustment)] + list(spec.groupings))

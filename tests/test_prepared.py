@@ -51,3 +51,20 @@ def test_default_quartiles_equal_in_data_name_both_ends_and_column(spec, frame):
     assert "\n" not in msg
     for part in ("estimand.contrast", "'p25'", "'p75'", "'inst_ties'", "default"):
         assert part in msg
+
+
+def test_unset_varying_takes_the_groupings_present(spec, frame, caplog):
+    import logging
+
+    from embedcausal.plan import design
+
+    unset = spec.replace(model={"varying": None})
+    assert unset.model.varying is None and unset.varying == ["country", "mission"]
+    with caplog.at_level(logging.INFO, logger="embedcausal"):
+        d = design(unset, frame.drop(columns=["country"]))
+    assert d.spec.model.varying == ["mission"]
+    assert list(d.data.group_codes) == ["mission"]
+    assert "model.varying not set; varying intercepts by mission (no column country" in caplog.text
+    none = design(unset, frame.drop(columns=["country", "mission", "region"]))
+    assert none.spec.model.varying == [] and none.data.group_codes == {}
+    assert spec.for_columns(["x"]) is spec  # set explicitly: kept as it is

@@ -8,7 +8,8 @@ expected.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import logging
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,9 @@ from embedcausal.dag import CausalDAG, parse_edge
 from embedcausal.errors import DAGError, SpecError, expected, shown
 from embedcausal.priors import Prior, PriorError, parse_prior
 from embedcausal.spec.messages import spec_error
-from embedcausal.spec.schema import PRIOR_SLOTS, FileModel
+from embedcausal.spec.schema import DEFAULT_VARYING, PRIOR_SLOTS, FileModel
+
+_log = logging.getLogger("embedcausal")
 
 
 class ModelSpec:
@@ -125,10 +128,38 @@ class ModelSpec:
         return self._dag
 
     @property
+    def varying(self) -> list[str]:
+        """``model.varying`` (unset: :data:`~embedcausal.spec.schema.DEFAULT_VARYING`; a
+        :class:`~embedcausal.plan.Design` resolves it against the data, :meth:`for_columns`)."""
+        v = self.model.varying
+        return list(DEFAULT_VARYING) if v is None else list(v)
+
+    def for_columns(self, columns: Iterable[str]) -> ModelSpec:
+        """This spec with an unset ``model.varying`` resolved against a data set's columns.
+
+        The default groupings (``country``, ``mission``) that the data have become varying
+        intercepts, none if it has neither; the choice is logged (logger ``embedcausal``) and,
+        being explicit in the returned spec, saved with a run. A spec that sets
+        ``model.varying`` (``[]`` for none) is returned as it is.
+        """
+        if self.model.varying is not None:
+            return self
+        cols = set(columns)
+        present = [g for g in DEFAULT_VARYING if g in cols]
+        missing = [g for g in DEFAULT_VARYING if g not in cols]
+        _log.info(
+            "%s: model.varying not set; varying intercepts by %s%s",
+            self.source,
+            ", ".join(present) or "nothing (no grouping column)",
+            f" (no column {', '.join(missing)} in the data)" if missing else "",
+        )
+        return self.replace(model={"varying": present})
+
+    @property
     def groupings(self) -> tuple[str, ...]:
         """Every grouping column used by ``model.varying`` and ``model.varying_slopes``."""
         cols: list[str] = []
-        for item in self.model.varying:
+        for item in self.varying:
             cols.extend(item.split("/"))
         cols.extend(self.model.varying_slopes.values())
         if self.model.within_between:
@@ -138,7 +169,7 @@ class ModelSpec:
     def grouping_keys(self) -> dict[str, str]:
         """Every grouping column the model uses -> the model-file key that names it."""
         keys: dict[str, str] = {}
-        for i, item in enumerate(self.model.varying):
+        for i, item in enumerate(self.varying):
             for col in item.split("/"):
                 keys.setdefault(col, f"model.varying[{i}]")
         for node, col in self.model.varying_slopes.items():
@@ -257,6 +288,12 @@ class ModelSpec:
                     "treatment; "
                     "adjusting for it would bias the effect. Expected a pre-treatment covariate",
                 )
+        if self.model.family == "gaussian" and self.model.link != "logit":
+            raise self._err(
+                "model.link",
+                f"{shown(self.model.link)} is a link of the Bernoulli outcome; a Gaussian outcome "
+                "(model.family = 'gaussian') has the identity link: remove model.link",
+            )
         self._validate_priors("model.priors", self.model.priors)
         s = self.sensitivity
         if s is not None:

@@ -26,7 +26,10 @@ PRIOR_SLOTS: dict[str, tuple[str, str]] = {
     "sigma": ("HalfNormal(1)", "positive"),
     "mediator_sigma": ("HalfNormal(1)", "positive"),
     "mediator_alpha": ("Exponential(1)", "positive"),
+    "outcome_sigma": ("HalfNormal(1)", "positive"),
 }
+#: varying intercepts by these columns, those the data have, when model.varying is not set
+DEFAULT_VARYING = ("country", "mission")
 Parameterization = Literal["auto", "centered", "noncentered"]
 
 
@@ -50,11 +53,13 @@ class DagSection(Strict):
 class ModelSection(Strict):
     """``[model]``: the hierarchical PyMC model."""
 
-    family: Literal["bernoulli"] = "bernoulli"
+    family: Literal["bernoulli", "gaussian"] = "bernoulli"
+    link: Literal["logit", "probit"] = "logit"
     mediator_family: Literal["gaussian", "poisson", "negbinomial", "bernoulli"] = "gaussian"
     mediator_centered: bool = False
     parameterization: Parameterization | dict[Name, Parameterization] = "auto"
-    varying: list[str] = Field(default_factory=lambda: ["country", "mission"])
+    #: None: the groupings of DEFAULT_VARYING that the data have (ModelSpec.for_columns)
+    varying: list[str] | None = None
     varying_slopes: dict[Name, str] = Field(default_factory=dict)
     within_between: list[Name] = Field(default_factory=list)
     within_group: str = "country"
@@ -63,8 +68,8 @@ class ModelSection(Strict):
 
     @field_validator("varying")
     @classmethod
-    def _check_varying(cls, v: list[str]) -> list[str]:
-        for item in v:
+    def _check_varying(cls, v: list[str] | None) -> list[str] | None:
+        for item in v or ():
             parts = item.split("/")
             if not 1 <= len(parts) <= 2 or not all(re.match(NAME_PATTERN, p) for p in parts):
                 raise ValueError(
