@@ -173,7 +173,9 @@ def gcomp(
     -------
     xarray.Dataset
         ``total`` and, with a mediator, ``nde``, ``nie``, ``prop_mediated`` and ``nie_gt_nde``
-        (0/1), dims ``chain``, ``draw``; attrs give the contrast, the scale and the method.
+        (0/1), with ``model.interaction`` also ``nde_treated`` and ``nie_control`` (the other
+        reference levels, :mod:`embedcausal.estimands`), dims ``chain``, ``draw``; attrs give
+        the contrast, the scale and the method.
 
     See Also
     --------
@@ -193,7 +195,10 @@ def gcomp(
     }
     n = nchain * ndraw
     step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
+    both = design.spec.model.interaction and cf.has_mediator  # both reference levels
     out: dict[str, list[np.ndarray]] = {"total": [], "nde": [], "nie": []}
+    if both:
+        out.update({"nde_treated": [], "nie_control": []})
     for start in range(0, n, step):
         params = {k: v[start : start + step] for k, v in flat.items()}
         res = cf.eta(params)
@@ -213,6 +218,10 @@ def gcomp(
         out["total"].append(e11 - e00)
         out["nde"].append(e10 - e00)
         out["nie"].append(e11 - e10)
+        if both:
+            e01 = _expected(design, a0, g0, m1, params)
+            out["nde_treated"].append(e11 - e01)
+            out["nie_control"].append(e01 - e00)
     coords = {"chain": post["chain"].values, "draw": post["draw"].values}
     data = {
         k: (("chain", "draw"), np.concatenate(v).reshape(nchain, ndraw))

@@ -85,7 +85,9 @@ def _columns(design: Design, plan: PartPlan, nodes: dict) -> dict[str, object]:
     out = {}
     for j, q in enumerate(preds):
         x = nodes[f"{q.node}__transformed"]
-        if q.part == "within":
+        if q.part == "interaction":
+            out[q.name] = (x * nodes[f"{q.other}__transformed"] - center[j]) / scale[j]
+        elif q.part == "within":
             out[q.name] = (x - nodes[f"{q.node}__group_mean"]) / scale[j]
         elif q.part == "between":
             out[q.name] = (nodes[f"{q.node}__group_mean"] - center[j]) / scale[j]

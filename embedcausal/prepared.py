@@ -40,8 +40,9 @@ class Predictor:
     """One column of a part's design: ``z = (x - center) / scale``.
 
     ``node`` is the DAG node it measures; ``part`` is ``"value"``, ``"within"`` (``x`` minus its
-    group mean, so ``center`` is 0) or ``"between"`` (the group mean). ``x`` is the node's value
-    after :func:`mediator_transform` (``log1p`` for count mediators).
+    group mean, so ``center`` is 0), ``"between"`` (the group mean) or ``"interaction"`` (the
+    product of ``node``'s and ``other``'s values: treatment × mediator, ``model.interaction``).
+    ``x`` is the node's value after :func:`mediator_transform` (``log1p`` for count mediators).
     """
 
     name: str
@@ -49,6 +50,7 @@ class Predictor:
     part: str
     center: float
     scale: float
+    other: str = ""
 
 
 def mediator_transform(values: Any, family: str) -> Any:
@@ -144,6 +146,8 @@ class PreparedData:
     def column(self, p: Predictor, values: np.ndarray | None = None) -> np.ndarray:
         """The standardised column of predictor ``p`` (``values`` replaces the node's values)."""
         x = self.transformed(p.node, values)
+        if p.part == "interaction":
+            return (x * self.transformed(p.other) - p.center) / p.scale
         if p.part == "within":
             return (x - self.group_means[p.node]) / p.scale
         if p.part == "between":
@@ -273,6 +277,19 @@ def prepare(
             center, scale = _standardise(x)
             preds[node] = [Predictor(node, node, "value", center, scale)]
     y_preds = [p for n in nodes for p in preds[n]]
+    if spec.model.interaction and e.mediator:
+        product = values[e.treatment] * mediator_transform(values[e.mediator], family)
+        center, scale = _standardise(product, scale_binary=True)
+        y_preds.append(
+            Predictor(
+                f"{e.treatment}:{e.mediator}",
+                e.treatment,
+                "interaction",
+                center,
+                scale,
+                other=e.mediator,
+            )
+        )
     m_preds = [p for n in [e.treatment, *covs] for p in preds[n]] if e.mediator else []
     ydtype = float if spec.model.family == "gaussian" else np.int64
     y = frame[spec.column(e.outcome)].to_numpy(dtype=ydtype)

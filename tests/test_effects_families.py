@@ -2,9 +2,10 @@
 
 The data are simulated here with numpy: ``x ~ N(0, 1)``, a binary treatment ``t``, a Gaussian
 mediator ``m = a_m + b_t·t + b_x·x + σ_m·ε`` and an outcome whose linear predictor is
-``lin = α + β_t·t + β_m·m + β_x·x`` (probit: ``P(y = 1) = Φ(lin)``; Gaussian: ``y = lin + σ_y·ε``).
-The true effects are then closed-form: ``E(t, t') = mean_i Φ(lin_i(t, μ_m(t', x_i)) /
-sqrt(1 + β_m²σ_m²))`` for the probit, ``mean_i lin_i(t, μ_m(t', x_i))`` for the Gaussian.
+``lin = α + β_t·t + (β_m + β_tm·t)·m + β_x·x`` (probit: ``P(y = 1) = Φ(lin)``; Gaussian:
+``y = lin + σ_y·ε``; ``β_tm ≠ 0`` with ``model.interaction``). The true effects are then
+closed-form: ``E(t, t') = mean_i Φ(lin_i(t, μ_m(t', x_i)) / sqrt(1 + (β_m + β_tm·t)²σ_m²))``
+for the probit, ``mean_i lin_i(t, μ_m(t', x_i))`` for the Gaussian.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from scipy import stats
 from embedcausal import quadrature
 from embedcausal.effects import gcomp
 from embedcausal.errors import DataError, SpecError
+from embedcausal.estimands import effects_table
 from embedcausal.fitting import fit
 from embedcausal.likelihoods import outcome_scale
 from embedcausal.models import build_model, mediator_scale
@@ -31,12 +33,12 @@ A_M, B_T, B_X, S_M = 0.5, 0.8, 0.3, 1.0
 ALPHA, BETA_T, BETA_M, BETA_X, S_Y = -0.3, 0.4, 0.5, 0.2, 0.7
 
 
-def simulate(family: str, n: int, seed: int) -> pd.DataFrame:
+def simulate(family: str, n: int, seed: int, tm: float = 0.0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
     x = rng.normal(size=n)
     t = rng.binomial(1, 0.5, size=n).astype(float)
     m = A_M + B_T * t + B_X * x + S_M * rng.normal(size=n)
-    lin = ALPHA + BETA_T * t + BETA_M * m + BETA_X * x
+    lin = ALPHA + BETA_T * t + (BETA_M + tm * t) * m + BETA_X * x
     if family == "probit":
         y = (rng.uniform(size=n) < stats.norm.cdf(lin)).astype(int)
     else:
@@ -44,24 +46,27 @@ def simulate(family: str, n: int, seed: int) -> pd.DataFrame:
     return pd.DataFrame({"t": t, "m": m, "x": x, "y": y})
 
 
-def truth(family: str, x: np.ndarray) -> dict[str, float]:
+def truth(family: str, x: np.ndarray, tm: float = 0.0) -> dict[str, float]:
     """The sample-average natural effects of the simulation, given the rows' ``x``."""
 
     def e(t: float, t_m: float) -> float:
-        lin = ALPHA + BETA_T * t + BETA_M * (A_M + B_T * t_m + B_X * x) + BETA_X * x
+        slope = BETA_M + tm * t
+        lin = ALPHA + BETA_T * t + slope * (A_M + B_T * t_m + B_X * x) + BETA_X * x
         if family == "probit":
-            return float(stats.norm.cdf(lin / np.sqrt(1 + (BETA_M * S_M) ** 2)).mean())
+            return float(stats.norm.cdf(lin / np.sqrt(1 + (slope * S_M) ** 2)).mean())
         return float(lin.mean())
 
     return {
         "total": e(1, 1) - e(0, 0),
         "nde": e(1, 0) - e(0, 0),
         "nie": e(1, 1) - e(1, 0),
+        "nde_treated": e(1, 1) - e(0, 1),
+        "nie_control": e(0, 1) - e(0, 0),
     }
 
 
-def spec_for(family: str, path, **sampler) -> ModelSpec:
-    model = {"varying": []}
+def spec_for(family: str, path, interaction: bool = False, **sampler) -> ModelSpec:
+    model: dict = {"varying": [], "interaction": interaction}
     model.update({"link": "probit"} if family == "probit" else {"family": "gaussian"})
     raw = {
         "name": f"{family} outcome",
@@ -74,13 +79,13 @@ def spec_for(family: str, path, **sampler) -> ModelSpec:
     return ModelSpec.from_dict(raw, base_dir=path.parent)
 
 
-def true_posterior(d, family: str, draws: int = 3) -> xr.DataTree:
+def true_posterior(d, family: str, draws: int = 3, tm: float = 0.0) -> xr.DataTree:
     """A posterior whose every draw is the simulation's parameters, on the model's scales."""
     data = d.data
     y_c, y_s = outcome_scale(d)
-    raw_y = {"t": BETA_T, "m": BETA_M, "x": BETA_X}
-    beta_y = np.array([raw_y[p.node] * p.scale for p in data.y_predictors]) / y_s
-    b0_y = (ALPHA + sum(raw_y[p.node] * p.center for p in data.y_predictors) - y_c) / y_s
+    raw_y = {"t": BETA_T, "m": BETA_M, "x": BETA_X, "t:m": tm}
+    beta_y = np.array([raw_y[p.name] * p.scale for p in data.y_predictors]) / y_s
+    b0_y = (ALPHA + sum(raw_y[p.name] * p.center for p in data.y_predictors) - y_c) / y_s
     m_c, m_s = mediator_scale(d)
     raw_m = {"t": B_T, "x": B_X}
     beta_m = np.array([raw_m[p.node] * p.scale for p in data.m_predictors]) / m_s
@@ -108,16 +113,46 @@ def test_gcomp_at_the_true_parameters_is_the_true_effect(tmp_path, family):
     frame = simulate(family, 300, seed=1)
     frame.to_csv(tmp_path / "d.csv", index=False)
     d = design(spec_for(family, tmp_path / "d.csv"))
+    want = truth(family, frame["x"].to_numpy())
+    del want["nde_treated"], want["nie_control"]  # reported with model.interaction only
     assert d.contrast == (0.0, 1.0)  # a binary treatment
     free = {v.name for v in build_model(d).free_RVs}
     assert free == {"y_b0", "y_beta", "m_b0", "m_beta", "m_sigma"} | (
         {"y_sigma"} if family == "gaussian" else set()
     )
     eff = gcomp(true_posterior(d, family), d)
-    want = truth(family, frame["x"].to_numpy())
+    assert "nde_treated" not in eff
     for name, value in want.items():
         np.testing.assert_allclose(eff[name].values, value, atol=1e-7, err_msg=name)
     assert eff.attrs["scale"] == ("probability" if family == "probit" else "outcome units")
+
+
+@pytest.mark.parametrize("family", ["probit", "gaussian"])
+def test_interaction_gives_both_reference_levels(tmp_path, family):
+    tm = 0.6
+    frame = simulate(family, 300, seed=4, tm=tm)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    d = design(spec_for(family, tmp_path / "d.csv", interaction=True))
+    assert [p.name for p in d.data.y_predictors][-1] == "t:m"
+    eff = gcomp(true_posterior(d, family, tm=tm), d)
+    want = truth(family, frame["x"].to_numpy(), tm=tm)
+    for name, value in want.items():
+        np.testing.assert_allclose(eff[name].values, value, atol=1e-7, err_msg=name)
+    # with the interaction the reference levels differ (ACME(treated) > ACME(control) here)
+    assert want["nie"] - want["nie_control"] > 0.03
+    np.testing.assert_allclose(eff["nde_treated"] + eff["nie_control"], eff["total"], atol=1e-12)
+    table = effects_table(eff).set_index("effect")
+    assert table.loc["nie_control", "reference"].startswith("ACME(control), pure NIE")
+    assert table.loc["nde_treated", "reference"].startswith("ADE(treated), total NDE")
+
+
+def test_interaction_needs_a_mediator(tmp_path):
+    simulate("probit", 20, seed=0).to_csv(tmp_path / "d.csv", index=False)
+    raw = spec_for("probit", tmp_path / "d.csv", interaction=True).raw
+    raw["estimand"] = {"treatment": "t", "outcome": "y"}
+    with pytest.raises(SpecError) as exc:
+        ModelSpec.from_dict(raw, base_dir=tmp_path, check_files=False)
+    assert "model.interaction" in str(exc.value) and "estimand.mediator" in str(exc.value)
 
 
 @pytest.mark.parametrize("b", [0.0, 0.8, 2.5])

@@ -288,6 +288,12 @@ class ModelSpec:
                     "treatment; "
                     "adjusting for it would bias the effect. Expected a pre-treatment covariate",
                 )
+        if self.model.interaction and e.mediator is None:
+            raise self._err(
+                "model.interaction",
+                "true adds treatment × mediator to the outcome, but estimand.mediator is not "
+                "set; expected a mediator node or interaction = false",
+            )
         if self.model.family == "gaussian" and self.model.link != "logit":
             raise self._err(
                 "model.link",

@@ -55,6 +55,7 @@ class ModelSection(Strict):
 
     family: Literal["bernoulli", "gaussian"] = "bernoulli"
     link: Literal["logit", "probit"] = "logit"
+    interaction: bool = False
     mediator_family: Literal["gaussian", "poisson", "negbinomial", "bernoulli"] = "gaussian"
     mediator_centered: bool = False
     parameterization: Parameterization | dict[Name, Parameterization] = "auto"
