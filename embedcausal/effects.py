@@ -155,6 +155,7 @@ def gcomp(
     design: Design,
     *,
     counterfactual: Counterfactual | None = None,
+    both_levels: bool | None = None,
 ) -> xr.Dataset:
     """Effect draws (dims ``chain``, ``draw``) by g-computation; see the module docstring.
 
@@ -168,6 +169,9 @@ def gcomp(
     counterfactual : Counterfactual, optional
         A compiled counterfactual function (default: compiled from the design's joint model;
         pass one to reuse it, e.g. with the latent confounder's model in a sensitivity grid).
+    both_levels : bool, optional
+        Also compute ``nde_treated`` and ``nie_control`` (the other reference levels); default:
+        with ``model.interaction`` only.
 
     Returns
     -------
@@ -195,7 +199,9 @@ def gcomp(
     }
     n = nchain * ndraw
     step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
-    both = design.spec.model.interaction and cf.has_mediator  # both reference levels
+    if both_levels is None:
+        both_levels = design.spec.model.interaction
+    both = both_levels and cf.has_mediator
     out: dict[str, list[np.ndarray]] = {"total": [], "nde": [], "nie": []}
     if both:
         out.update({"nde_treated": [], "nie_control": []})
