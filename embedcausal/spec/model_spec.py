@@ -41,6 +41,8 @@ class ModelSpec:
         The data file, resolved relative to the model file.
     priors : dict of str to Prior
         Every prior slot, with the documented defaults filled in.
+    confounder_edges : list of str
+        The edges ``dag.confounders`` added (``"threat -> inst_ties"``, …).
     """
 
     def __init__(
@@ -66,6 +68,7 @@ class ModelSpec:
         self.sensitivity = parsed.sensitivity
         self.data_path = (base_dir / parsed.data.path).resolve()
         self.priors: dict[str, Prior] = {}
+        self.confounder_edges: list[str] = []
         self._check_files = check_files
         self._validate()
 
@@ -198,6 +201,9 @@ class ModelSpec:
                     edges.append(parse_edge(e))
                 except DAGError as exc:
                     raise self._err(f"dag.edges[{i}]", str(exc)) from None
+            edges += self._confounder_edges(edges)
+            if not edges:
+                raise self._err("dag.edges", "is empty; expected at least one edge")
             dag = CausalDAG.from_edges(edges, latent=d.latent, constant_within=d.constant_within)
         except DAGError as exc:
             key = "dag.latent" if "latent" in str(exc) and "cycle" not in str(exc) else "dag.edges"
@@ -321,6 +327,27 @@ class ModelSpec:
         if self.data_path.suffix.lower() not in (".csv", ".parquet"):
             raise self._err("data.path", f"{shown(self.data.path)} is not a .csv or .parquet file")
         self._dag = dag.with_roles(treatment=e.treatment, mediator=e.mediator, outcome=e.outcome)
+
+    def _confounder_edges(self, edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        """``dag.confounders`` as edges to the treatment, mediator and outcome (new ones only);
+        kept as ``self.confounder_edges`` (``"c -> t"``) for ``embedcausal check``."""
+        e = self.estimand
+        roles = {e.treatment: "treatment", **({e.mediator: "mediator"} if e.mediator else {})}
+        roles[e.outcome] = "outcome"
+        seen, new = set(edges), []
+        for i, c in enumerate(self.dag_section.confounders):
+            if c in roles:
+                raise self._err(
+                    f"dag.confounders[{i}]",
+                    f"{shown(c)} is the {roles[c]}; expected a common cause of "
+                    + ", ".join(shown(n) for n in roles),
+                )
+            for target in roles:
+                if (c, target) not in seen:
+                    seen.add((c, target))
+                    new.append((c, target))
+        self.confounder_edges = [f"{a} -> {b}" for a, b in new]
+        return new
 
     def _validate_priors(self, key: str, priors: Mapping[str, str], *, fill: bool = True) -> None:
         parsed: dict[str, Prior] = {}

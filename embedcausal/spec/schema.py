@@ -45,7 +45,9 @@ class DataSection(Strict):
 class DagSection(Strict):
     """``[dag]``: the causal graph."""
 
-    edges: list[str] = Field(min_length=1)
+    edges: list[str] = Field(default_factory=list)
+    #: common causes of treatment, mediator and outcome: expanded into edges to each
+    confounders: list[Name] = Field(default_factory=list)
     latent: list[Name] = Field(default_factory=list)
     constant_within: dict[Name, str] = Field(default_factory=dict)
 
