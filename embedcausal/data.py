@@ -209,7 +209,7 @@ def validate(
             f"{len(yv)} rows; expected " + ("varying values" if gaussian else "both 0 and 1")
         )
     for node in used:
-        if node == e.outcome:
+        if node == e.outcome or node in spec.data.factors:
             continue
         hint = (
             "; a categorical treatment is not supported: code the two levels to compare as 0/1"

@@ -87,6 +87,8 @@ def _columns(design: Design, plan: PartPlan, nodes: dict) -> dict[str, object]:
         x = nodes[f"{q.node}__transformed"]
         if q.part == "interaction":
             out[q.name] = (x * nodes[f"{q.other}__transformed"] - center[j]) / scale[j]
+        elif q.part == "level":
+            out[q.name] = (pt.eq(x, float(q.other)) - center[j]) / scale[j]
         elif q.part == "within":
             out[q.name] = (x - nodes[f"{q.node}__group_mean"]) / scale[j]
         elif q.part == "between":

@@ -11,9 +11,10 @@ model probit, both adjusting for ``age``, ``educ``, ``gender`` and ``income``:
 The references are statsmodels' (``statsmodels/stats/tests/test_mediation.py``,
 ``framing_para_4231``: the quasi-Bayesian "parametric" method of R's ``mediate``, 100
 simulations), which agree with the package vignette. Data and provenance: ``tests/data/``.
-``educ`` (4 levels) and ``gender`` are factors in R; they enter here as indicators, the
-reference levels as in statsmodels' formulas (the first in sorted order: "bachelor's degree or
-higher", "female"), which leaves the fitted values and so the effects unchanged.
+``educ`` (4 levels) and ``gender`` are factors in R and here (``data.factors``): indicators of
+their levels but the first in sorted order ("bachelor's degree or higher", "female"), as in
+statsmodels' formulas; the reference level leaves the fitted values and so the effects
+unchanged.
 """
 
 from __future__ import annotations
@@ -40,25 +41,11 @@ PUBLISHED = {
     "nde_treated": (0.022207, -0.101239, 0.145740),  # ADE (treated)
     "total": (0.097736, -0.025384, 0.225386),  # Total effect
 }
-COVARIATES = ["age", "educ_hs", "educ_some_college", "educ_less_hs", "male", "income"]
+COVARIATES = ["age", "educ", "gender", "income"]
 
 
 def framing_frame() -> pd.DataFrame:
-    raw = pd.read_csv(DATA)
-    educ = raw["educ"]
-    return pd.DataFrame(
-        {
-            "treat": raw["treat"],
-            "emo": raw["emo"],
-            "cong_mesg": raw["cong_mesg"],
-            "age": raw["age"],
-            "income": raw["income"],
-            "educ_hs": (educ == "high school").astype(int),
-            "educ_some_college": (educ == "some college").astype(int),
-            "educ_less_hs": (educ == "less than high school").astype(int),
-            "male": (raw["gender"] == "male").astype(int),
-        }
-    )
+    return pd.read_csv(DATA)
 
 
 def framing_spec(tmp_path: Path) -> ModelSpec:
@@ -66,7 +53,7 @@ def framing_spec(tmp_path: Path) -> ModelSpec:
     edges += [f"{c} -> {y}" for c in COVARIATES for y in ("emo", "cong_mesg")]
     raw = {
         "name": "framing (Brader, Valentino & Suhay 2008)",
-        "data": {"path": "framing.csv"},
+        "data": {"path": "framing.csv", "factors": ["educ", "gender"]},
         "dag": {"edges": edges},
         "estimand": {"treatment": "treat", "mediator": "emo", "outcome": "cong_mesg"},
         "model": {
@@ -83,8 +70,34 @@ def framing_spec(tmp_path: Path) -> ModelSpec:
 
 def test_framing_data_as_shipped():
     frame = framing_frame()
-    assert frame.shape == (265, 9)
+    assert frame.shape == (265, 16)
     assert frame["treat"].sum() == 68 and frame["cong_mesg"].isin([0, 1]).all()
+
+
+def test_factors_enter_as_indicators_of_all_levels_but_the_reference(tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="embedcausal"):
+        d = design(framing_spec(tmp_path))
+    assert 'factor educ: reference level "bachelor\'s degree or higher"' in caplog.text
+    assert d.data.factor_levels["gender"] == ("female", "male")
+    names = [p.name for p in d.data.y_predictors]
+    assert names[:2] == ["treat", "emo"]
+    assert set(names[2:]) == {
+        "age",
+        "income",
+        "educ[high school]",
+        "educ[less than high school]",
+        "educ[some college]",
+        "gender[male]",
+    }
+    raw = framing_frame()
+    X = d.data.X_y
+    for j, p in enumerate(d.data.y_predictors):
+        if p.part == "level":
+            level = p.name.split("[")[1].rstrip("]")
+            dummy = (raw[p.node] == level).to_numpy(float)
+            np.testing.assert_allclose(X[:, j], dummy - dummy.mean(), atol=1e-12)
 
 
 @pytest.mark.slow
@@ -96,7 +109,7 @@ def test_framing_effects_within_the_published_uncertainty(tmp_path):
     bootstrap references differ by up to 0.35 SE (ACME (control): 0.0755 and 0.0851), hence
     0.4. The posterior SD must be within a factor 1.5 of the published SE (the same
     uncertainty, not only the same centre). Measured (seed 4231): within 0.25 SE, SD ratios
-    0.94–1.02; about a minute of sampling.
+    0.91–1.02; about a minute of sampling.
     """
     d = design(framing_spec(tmp_path))
     assert d.contrast == (0.0, 1.0)

@@ -250,6 +250,14 @@ class ModelSpec:
             )
         for node in self.data.columns:
             need_node(f"data.columns.{node}", node)
+        for i, node in enumerate(self.data.factors):
+            need_node(f"data.factors[{i}]", node)
+            if node in (e.treatment, e.mediator, e.outcome) or node in self.model.within_between:
+                raise self._err(
+                    f"data.factors[{i}]",
+                    f"{shown(node)} is the treatment, mediator or outcome, or in "
+                    "model.within_between; expected a categorical covariate",
+                )
         read_by: dict[str, str] = {}
         for node in [*self.data.columns, *sorted(observed)]:
             col = self.column(node)

@@ -39,6 +39,8 @@ class DataSection(Strict):
     path: str
     columns: dict[Name, str] = Field(default_factory=dict)
     missing: Literal["error", "drop"] = "error"
+    #: categorical covariates: each becomes indicators of its levels but the first (sorted)
+    factors: list[Name] = Field(default_factory=list)
     key: list[str] = Field(default_factory=list)
 
 
