@@ -68,3 +68,12 @@ def test_unset_varying_takes_the_groupings_present(spec, frame, caplog):
     none = design(unset, frame.drop(columns=["country", "mission", "region"]))
     assert none.spec.model.varying == [] and none.data.group_codes == {}
     assert spec.for_columns(["x"]) is spec  # set explicitly: kept as it is
+
+
+def test_factor_with_one_level_is_refused(spec, frame):
+    frame["threat"] = "high"
+    s = spec.replace(data={"factors": ["threat"]})
+    with pytest.raises(DataError) as exc:
+        prepare(s, frame, adjustment=["threat"])
+    msg = str(exc.value)
+    assert "factor 'threat'" in msg and "'high'" in msg and "\n" not in msg
