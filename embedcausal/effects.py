@@ -178,8 +178,9 @@ def gcomp(
     xarray.Dataset
         ``total`` and, with a mediator, ``nde``, ``nie``, ``prop_mediated`` and ``nie_gt_nde``
         (0/1), with ``model.interaction`` also ``nde_treated`` and ``nie_control`` (the other
-        reference levels, :mod:`embedcausal.estimands`), dims ``chain``, ``draw``; attrs give
-        the contrast, the scale and the method.
+        reference levels, :mod:`embedcausal.estimands`), with ``estimand.four_way`` also
+        VanderWeele's four-way decomposition ``total = cde + int_ref + int_med + pie``, dims
+        ``chain``, ``draw``; attrs give the contrast, the scale and the method.
 
     See Also
     --------
@@ -201,10 +202,15 @@ def gcomp(
     step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
     if both_levels is None:
         both_levels = design.spec.model.interaction
-    both = both_levels and cf.has_mediator
+    m_star = design.spec.estimand.four_way if cf.has_mediator else None
+    both = (both_levels or m_star is not None) and cf.has_mediator
     out: dict[str, list[np.ndarray]] = {"total": [], "nde": [], "nie": []}
     if both:
         out.update({"nde_treated": [], "nie_control": []})
+    if m_star is not None:
+        out["cde"] = []
+        g_star = float(d.transformed(d.mediator, np.array([m_star]))[0])
+        y_scale, link = outcome_scale(design)[1], outcome_link(design)
     for start in range(0, n, step):
         params = {k: v[start : start + step] for k, v in flat.items()}
         res = cf.eta(params)
@@ -228,6 +234,9 @@ def gcomp(
             e01 = _expected(design, a0, g0, m1, params)
             out["nde_treated"].append(e11 - e01)
             out["nie_control"].append(e01 - e00)
+        if m_star is not None:  # the mediator set to m* for everyone: the controlled effect
+            cde = quadrature.plain_mean(a1 + g1 * g_star, link)
+            out["cde"].append(y_scale * (cde - quadrature.plain_mean(a0 + g0 * g_star, link)))
     coords = {"chain": post["chain"].values, "draw": post["draw"].values}
     data = {
         k: (("chain", "draw"), np.concatenate(v).reshape(nchain, ndraw))
@@ -239,6 +248,11 @@ def gcomp(
         with np.errstate(divide="ignore", invalid="ignore"):
             data["prop_mediated"] = (("chain", "draw"), nie / total)
         data["nie_gt_nde"] = (("chain", "draw"), (nie > nde).astype(float))
+    if "cde" in data:  # VanderWeele's (2014) four-way decomposition of the total effect
+        cde, nie_c = data["cde"][1], data["nie_control"][1]
+        data["int_ref"] = (("chain", "draw"), data["nde"][1] - cde)
+        data["int_med"] = (("chain", "draw"), data["nie"][1] - nie_c)
+        data["pie"] = (("chain", "draw"), nie_c)
     t0, t1 = d.contrast
     attrs = {
         "treatment": d.treatment,
@@ -250,6 +264,8 @@ def gcomp(
         "link": outcome_link(design),
         "method": "g-computation over the posterior, averaged over observed rows",
     }
+    if m_star is not None:
+        attrs["four_way_at"] = float(m_star)
     if design.spec.estimand.rope is not None:
         attrs["rope"] = float(design.spec.estimand.rope)
     return xr.Dataset(data, coords=coords, attrs=attrs)

@@ -14,9 +14,13 @@ effect             definition                  reference level (R ``mediation``'
 ``nie_control``    ``E(t0,t1) − E(t0,t0)``     control: T held at t0 — pure NIE, ACME(control)
 =================  ==========================  ==============================================
 
-``total = nde + nie = nde_treated + nie_control``. Without a treatment × mediator interaction
-the two reference levels of each effect agree up to the nonlinearity of the link; with
-``model.interaction = true`` both are reported.
+``total = nde + nie = nde_treated + nie_control``. With ``estimand.four_way = m*`` the total
+is also split four ways (VanderWeele 2014): the controlled direct effect ``cde`` with the
+mediator set to ``m*`` for everyone, ``int_ref = nde − cde``, ``int_med = nie − nie_control``
+and the pure indirect effect ``pie = nie_control``, so ``total = cde + int_ref + int_med + pie``.
+
+Without a treatment × mediator interaction the two reference levels of each effect agree up
+to the nonlinearity of the link; with ``model.interaction = true`` both are reported.
 
 :func:`effects_table` summarises the draws: mean, median, sd, HDI, ``P(effect < 0)``, the
 probability inside the region of practical equivalence ``P(|effect| < rope)`` (``estimand.rope``)
@@ -41,11 +45,26 @@ REFERENCE = {
     "nie": ("ACME(treated), total NIE", "treated: T held at {t1:g}, M({t0:g}) -> M({t1:g})"),
     "nde_treated": ("ADE(treated), total NDE", "treated: T {t0:g} -> {t1:g}, M held at M({t1:g})"),
     "nie_control": ("ACME(control), pure NIE", "control: T held at {t0:g}, M({t0:g}) -> M({t1:g})"),
+    "cde": ("CDE(m*)", "controlled: T {t0:g} -> {t1:g}, M set to m* = {m:g} for all"),
+    "int_ref": ("INT_ref", "nde - cde: interaction that needs no effect of T on M"),
+    "int_med": ("INT_med", "nie - nie_control: interaction through T's effect on M"),
+    "pie": ("PIE", "pure indirect effect = nie_control"),
     "prop_mediated": ("NIE / total", "nie (treated) / total, per draw"),
     "p_nie_gt_nde": ("P(NIE > NDE), signed", "signed comparison of nie and nde draws"),
 }
 #: effects summarised as distributions, in table order
-DRAW_EFFECTS = ("total", "nde", "nie", "nde_treated", "nie_control", "prop_mediated")
+DRAW_EFFECTS = (
+    "total",
+    "nde",
+    "nie",
+    "nde_treated",
+    "nie_control",
+    "cde",
+    "int_ref",
+    "int_med",
+    "pie",
+    "prop_mediated",
+)
 #: ``P(total < 0)`` between this and 1 - this: the proportion mediated is unstable
 MATERIAL = 0.05
 TABLE_COLUMNS = [
@@ -65,10 +84,10 @@ TABLE_COLUMNS = [
 ]
 
 
-def reference_level(effect: str, t0: float, t1: float) -> str:
+def reference_level(effect: str, t0: float, t1: float, m_star: float = float("nan")) -> str:
     """The reference level of ``effect`` with the contrast's values in data units."""
     name, text = REFERENCE.get(effect, (effect, ""))
-    return f"{name}; {text.format(t0=t0, t1=t1)}" if text else name
+    return f"{name}; {text.format(t0=t0, t1=t1, m=m_star)}" if text else name
 
 
 def total_crosses_zero(table: pd.DataFrame) -> float | None:
@@ -171,7 +190,8 @@ def effects_table(
             }
         )
     table = pd.DataFrame(rows, columns=TABLE_COLUMNS)
-    table["reference"] = [reference_level(e, t0, t1) for e in table["effect"]]
+    m_star = float(effects.attrs.get("four_way_at", np.nan))
+    table["reference"] = [reference_level(e, t0, t1, m_star) for e in table["effect"]]
     table["contrast"] = contrast
     table["rope"] = rope if rope is not None else nan
     table["hdi_prob"] = hdi_prob

@@ -14,6 +14,10 @@ _LABELS = {
     "nie": "natural indirect effect (NIE)",
     "nde_treated": "NDE at treated",
     "nie_control": "NIE at control",
+    "cde": "controlled direct effect",
+    "int_ref": "reference interaction",
+    "int_med": "mediated interaction",
+    "pie": "pure indirect effect",
     "prop_mediated": "proportion mediated",
     "p_nie_gt_nde": "P(NIE > NDE), signed",
 }

@@ -65,14 +65,21 @@ def truth(family: str, x: np.ndarray, tm: float = 0.0) -> dict[str, float]:
     }
 
 
-def spec_for(family: str, path, interaction: bool = False, **sampler) -> ModelSpec:
+def spec_for(
+    family: str, path, interaction: bool = False, four_way: float | None = None, **sampler
+) -> ModelSpec:
     model: dict = {"varying": [], "interaction": interaction}
     model.update({"link": "probit"} if family == "probit" else {"family": "gaussian"})
     raw = {
         "name": f"{family} outcome",
         "data": {"path": path.name},
         "dag": {"edges": ["t -> m", "m -> y", "t -> y", "x -> t", "x -> m", "x -> y"]},
-        "estimand": {"treatment": "t", "mediator": "m", "outcome": "y"},
+        "estimand": {
+            "treatment": "t",
+            "mediator": "m",
+            "outcome": "y",
+            **({"four_way": four_way} if four_way is not None else {}),
+        },
         "model": model,
         "sampler": {"draws": 200, "tune": 200, "chains": 2, "seed": 5, **sampler},
     }
@@ -144,6 +151,25 @@ def test_interaction_gives_both_reference_levels(tmp_path, family):
     table = effects_table(eff).set_index("effect")
     assert table.loc["nie_control", "reference"].startswith("ACME(control), pure NIE")
     assert table.loc["nde_treated", "reference"].startswith("ADE(treated), total NDE")
+
+
+@pytest.mark.parametrize("family", ["probit", "gaussian"])
+def test_four_way_decomposition(tmp_path, family):
+    tm, m_star = 0.6, 1.5
+    frame = simulate(family, 200, seed=6, tm=tm)
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    d = design(spec_for(family, tmp_path / "d.csv", interaction=True, four_way=m_star))
+    eff = gcomp(true_posterior(d, family, tm=tm), d)
+    x = frame["x"].to_numpy()
+    lin1 = ALPHA + BETA_T + (BETA_M + tm) * m_star + BETA_X * x
+    lin0 = ALPHA + BETA_M * m_star + BETA_X * x
+    h = stats.norm.cdf if family == "probit" else (lambda v: v)
+    np.testing.assert_allclose(eff["cde"].values, np.mean(h(lin1) - h(lin0)), atol=1e-7)
+    parts = eff["cde"] + eff["int_ref"] + eff["int_med"] + eff["pie"]
+    np.testing.assert_allclose(parts.values, eff["total"].values, atol=1e-12)
+    np.testing.assert_allclose(eff["pie"].values, eff["nie_control"].values)
+    table = effects_table(eff).set_index("effect")
+    assert "M set to m* = 1.5" in table.loc["cde", "reference"]
 
 
 def test_interaction_needs_a_mediator(tmp_path):

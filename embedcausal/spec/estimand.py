@@ -50,6 +50,8 @@ class EstimandSection(Strict):
     assume: list[str] = Field(default_factory=list)
     #: half-width of the region of practical equivalence, on the outcome's scale
     rope: float | None = Field(None, gt=0, allow_inf_nan=False)
+    #: the mediator value m* (data units) of VanderWeele's four-way decomposition
+    four_way: float | None = Field(None, allow_inf_nan=False)
 
     @property
     def effect_list(self) -> tuple[str, ...]:

@@ -302,6 +302,12 @@ class ModelSpec:
                     "treatment; "
                     "adjusting for it would bias the effect. Expected a pre-treatment covariate",
                 )
+        if e.four_way is not None and e.mediator is None:
+            raise self._err(
+                "estimand.four_way",
+                f"{shown(e.four_way)} sets the mediator value of the four-way decomposition, "
+                "but estimand.mediator is not set; expected a mediator node",
+            )
         if self.model.interaction and e.mediator is None:
             raise self._err(
                 "model.interaction",
