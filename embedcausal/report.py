@@ -91,7 +91,7 @@ def format_table(table: pd.DataFrame) -> str:
             f"P(|e|<{rope:g}): posterior probability that the effect is inside the region of "
             f"practical equivalence (estimand.rope = {rope:g})"
         )
-    return "\n".join(lines + notes)
+    return "\n".join([*lines, *(["", *notes] if notes else [])])
 
 
 def format_effects(run) -> str:
