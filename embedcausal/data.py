@@ -229,6 +229,14 @@ def validate(
                     f"mediator_family = {shown(fam)}, got {shown(mv[bad][0])} in "
                     f"{_rows(frame.index[bad])}"
                 )
+        if fam == "ordered":
+            bad = (mv < 0) | (mv != np.round(mv))
+            if bad.any() or len(np.unique(mv)) < 2 or len(np.unique(mv)) != int(mv.max()) + 1:
+                raise DataError(
+                    f"{source}: mediator column {shown(mcol)} must hold the categories 0, 1, …, "
+                    f"K-1 (each present, K >= 2) for mediator_family = 'ordered', got "
+                    f"{shown(sorted(np.unique(mv))[:8])}"
+                )
         if fam == "bernoulli" and not np.isin(mv, [0, 1]).all():
             bad = ~np.isin(mv, [0, 1])
             raise DataError(

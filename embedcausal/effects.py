@@ -142,6 +142,8 @@ def _expected(design: Design, alpha, gamma, eta_m, params) -> np.ndarray:
         )
     elif fam == "bernoulli":
         mean = quadrature.bernoulli_mean(alpha, gamma, eta_m, link=link)
+    elif fam == "ordered":
+        mean = quadrature.ordered_mean(alpha, gamma, eta_m, params["m_cutpoints"], link=link)
     else:
         mean = quadrature.count_mean(
             alpha, gamma, eta_m, family=fam, dispersion=params.get("m_alpha"), link=link
@@ -195,7 +197,7 @@ def gcomp(
     nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
     flat = {
         k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:])
-        for k in {*cf.inputs, "m_sigma", "m_alpha"}
+        for k in {*cf.inputs, "m_sigma", "m_alpha", "m_cutpoints"}
         if k in post
     }
     n = nchain * ndraw

@@ -264,7 +264,7 @@ def plan_part(design: Design, part: Part) -> PartPlan:
     if part == "outcome":
         target, family = d.y.astype(float), spec.model.family
     else:
-        family = d.mediator_family
+        family = "gaussian" if d.mediator_family == "ordered" else d.mediator_family
         raw = d.m if family in COUNT_FAMILIES else d.transformed(d.mediator)
         target = np.asarray(raw, dtype=float)
     groups = groupings(spec.varying)

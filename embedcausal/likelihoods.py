@@ -6,7 +6,8 @@
   (standardised inside the model like a Gaussian mediator: ``Y ~ Normal(c + s·η, s·σ_y)``,
   :func:`outcome_scale`); :func:`outcome_logp` is its pointwise log-likelihood;
 * :func:`mediator_likelihood` — the mediator in data units: Gaussian (standardised inside the
-  model, :func:`mediator_scale`), Poisson, negative-binomial or Bernoulli-logit.
+  model, :func:`mediator_scale`), Poisson, negative-binomial, Bernoulli-logit or ordered-logit
+  (categories ``0..K-1``, cutpoints ``m_cutpoints`` summing to zero, prior ``Normal(0, 2.5)``).
 """
 
 from __future__ import annotations
@@ -136,6 +137,18 @@ def mediator_likelihood(design: Design, eta):
         return pm.Normal(
             name, mu=center + scale * eta, sigma=scale * sigma, observed=observed, dims="obs"
         )
+    if fam == "ordered":  # cutpoints sum to zero: the intercept in eta sets the location
+        k = int(d.m.max()) + 1
+        raw = pm.Normal(
+            "m_cutpoints_raw",
+            0.0,
+            2.5,
+            shape=k - 1,
+            transform=pm.distributions.transforms.ordered,
+            initval=np.linspace(-1.0, 1.0, k - 1),
+        )
+        cut = pm.Deterministic("m_cutpoints", raw - raw.mean())
+        return pm.OrderedLogistic(name, eta=eta, cutpoints=cut, observed=observed, dims="obs")
     if fam == "poisson":
         return pm.Poisson(name, mu=pt.exp(eta), observed=observed, dims="obs")
     if fam == "negbinomial":

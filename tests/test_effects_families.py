@@ -250,3 +250,76 @@ def test_recovery_on_simulated_data(tmp_path, family):
     for name, value in truth(family, frame["x"].to_numpy()).items():
         est, sd = table.loc[name, "mean"], table.loc[name, "sd"]
         assert abs(est - value) < 3 * sd + 0.01, (name, est, sd, value)
+
+
+#: true sum-zero cutpoints of the ordered mediator
+CUTS = np.array([-1.0, 0.2, 0.8])
+
+
+def test_ordered_mediator_kernel_sums_exactly():
+    rng = np.random.default_rng(7)
+    alpha, gamma, eta_m = (rng.normal(size=(2, 25)) for _ in range(3))
+    cut = np.array([CUTS, CUTS + 0.3])
+    got = quadrature.ordered_mean(alpha, gamma, eta_m, cut, link="probit")
+    for s in range(2):
+        upper = 1 / (1 + np.exp(-(eta_m[s][:, None] - cut[s][None, :])))  # P(M >= k + 1)
+        ge = np.column_stack([np.ones(25), upper, np.zeros(25)])
+        p = ge[:, :-1] - ge[:, 1:]
+        f = stats.norm.cdf(alpha[s][:, None] + gamma[s][:, None] * np.arange(4)[None, :])
+        np.testing.assert_allclose(got[s], (p * f).sum(axis=1).mean(), atol=1e-13)
+
+
+def test_ordered_mediator_gcomp_at_the_true_parameters(tmp_path):
+    rng = np.random.default_rng(8)
+    n = 300
+    x = rng.normal(size=n)
+    t = rng.binomial(1, 0.5, size=n).astype(float)
+    eta_m = A_M + B_T * t + B_X * x
+    latent = eta_m + rng.logistic(size=n)
+    m = (latent[:, None] > CUTS[None, :]).sum(axis=1).astype(float)
+    lin = ALPHA + BETA_T * t + BETA_M * m + BETA_X * x
+    y = (rng.uniform(size=n) < 1 / (1 + np.exp(-lin))).astype(int)
+    pd.DataFrame({"t": t, "m": m, "x": x, "y": y}).to_csv(tmp_path / "d.csv", index=False)
+    raw = spec_for("probit", tmp_path / "d.csv").raw
+    raw["model"] = {"varying": [], "mediator_family": "ordered"}
+    d = design(ModelSpec.from_dict(raw, base_dir=tmp_path))
+    assert "m_cutpoints_raw" in {v.name for v in build_model(d).free_RVs}
+    data = d.data
+    raw_y = {"t": BETA_T, "m": BETA_M, "x": BETA_X}
+    raw_m = {"t": B_T, "x": B_X}
+    post = {
+        "y_b0": ALPHA + sum(raw_y[p.name] * p.center for p in data.y_predictors),
+        "y_beta": np.array([raw_y[p.name] * p.scale for p in data.y_predictors]),
+        "m_b0": A_M + sum(raw_m[p.name] * p.center for p in data.m_predictors),
+        "m_beta": np.array([raw_m[p.name] * p.scale for p in data.m_predictors]),
+        "m_cutpoints": CUTS,
+    }
+    dims = {"y_beta": ["y_term"], "m_beta": ["m_term"], "m_cutpoints": ["cut"]}
+    ds = xr.Dataset(
+        {
+            k: (("chain", "draw", *dims.get(k, [])), np.broadcast_to(v, (1, 2, *np.shape(v))))
+            for k, v in post.items()
+        },
+        coords={"chain": [0], "draw": [0, 1]},
+    )
+    eff = gcomp(xr.DataTree.from_dict({"posterior": ds}), d)
+
+    def e(tt: float, t_m: float) -> float:
+        ge = 1 / (1 + np.exp(-((A_M + B_T * t_m + B_X * x)[:, None] - CUTS[None, :])))
+        ge = np.column_stack([np.ones(n), ge, np.zeros(n)])
+        p = ge[:, :-1] - ge[:, 1:]
+        lin = ALPHA + BETA_T * tt + BETA_M * np.arange(4)[None, :] + BETA_X * x[:, None]
+        return float((p / (1 + np.exp(-lin))).sum(axis=1).mean())
+
+    np.testing.assert_allclose(eff["nde"].values, e(1, 0) - e(0, 0), atol=1e-10)
+    np.testing.assert_allclose(eff["nie"].values, e(1, 1) - e(1, 0), atol=1e-10)
+
+
+def test_ordered_mediator_must_be_coded_from_zero(tmp_path):
+    frame = simulate("probit", 40, seed=9)
+    frame["m"] = np.where(frame["m"] > 0.5, 2.0, 1.0)  # categories 1, 2: not 0..K-1
+    frame.to_csv(tmp_path / "d.csv", index=False)
+    raw = spec_for("probit", tmp_path / "d.csv").raw
+    raw["model"] = {"varying": [], "mediator_family": "ordered"}
+    with pytest.raises(DataError, match=r"'m' must hold the categories 0, 1, …, K-1"):
+        design(ModelSpec.from_dict(raw, base_dir=tmp_path))

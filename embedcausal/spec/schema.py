@@ -18,7 +18,7 @@ from embedcausal.spec.estimand import EstimandSection
 from embedcausal.spec.sampler import SamplerSection
 from embedcausal.spec.sensitivity import SensitivitySection
 
-MEDIATOR_FAMILIES = ("gaussian", "poisson", "negbinomial", "bernoulli")
+MEDIATOR_FAMILIES = ("gaussian", "poisson", "negbinomial", "bernoulli", "ordered")
 PRIOR_SLOTS: dict[str, tuple[str, str]] = {
     # slot -> (default, support)
     "intercept": ("Normal(0, 2.5)", "real"),
@@ -60,7 +60,9 @@ class ModelSection(Strict):
     family: Literal["bernoulli", "gaussian"] = "bernoulli"
     link: Literal["logit", "probit"] = "logit"
     interaction: bool = False
-    mediator_family: Literal["gaussian", "poisson", "negbinomial", "bernoulli"] = "gaussian"
+    mediator_family: Literal["gaussian", "poisson", "negbinomial", "bernoulli", "ordered"] = (
+        "gaussian"
+    )
     mediator_centered: bool = False
     parameterization: Parameterization | dict[Name, Parameterization] = "auto"
     #: None: the groupings of DEFAULT_VARYING that the data have (ModelSpec.for_columns)
