@@ -60,7 +60,7 @@ _EXPORTS = {
     "diagnose": "embedcausal.diagnostics",
     "Diagnostics": "embedcausal.diagnostics",
     "gcomp": "embedcausal.effects",
-    "effects_table": "embedcausal.effects",
+    "effects_table": "embedcausal.estimands",
     "compare_runs": "embedcausal.compare",
     # plots and the report
     "plot_dag": "embedcausal.plots",

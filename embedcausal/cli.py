@@ -83,6 +83,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         spec = load_spec(path)
         dag = spec.dag()
         header = list(read_table(spec.data_path).columns)
+        spec = spec.for_columns(header)  # an unset model.varying: the groupings present
         available = [n for n in dag.nodes if spec.column(n) in header]
         dag.check_data_columns(available, source=str(spec.data_path))
         check_groupings(spec, pd.DataFrame(columns=list(header)), str(spec.data_path))
@@ -93,6 +94,7 @@ def cmd_check(args: argparse.Namespace) -> int:
                 "name": spec.name,
                 "nodes": {n: roles[n] for n in dag.nodes},
                 "edges": [f"{a} -> {b}" for a, b in dag.edges],
+                "from_confounders": spec.confounder_edges,
                 "latent": sorted(dag.latent),
                 "data": str(spec.data_path),
                 "columns": {n: spec.column(n) for n in dag.observed},
@@ -107,6 +109,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         print(f"{r['file']}: ok — {r['name']}")
         print("  nodes:  " + ", ".join(f"{n} ({role})" for n, role in r["nodes"].items()))
         print("  edges:  " + ", ".join(r["edges"]))
+        if r["from_confounders"]:
+            print("  of which from dag.confounders: " + ", ".join(r["from_confounders"]))
         print(f"  data:   {r['data']}")
         print("  columns: " + ", ".join(f"{n}={c}" for n, c in r["columns"].items()))
         print("  groupings: " + ", ".join(r["groupings"]) + "; effects: " + ", ".join(r["effects"]))

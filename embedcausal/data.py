@@ -83,7 +83,7 @@ def check_groupings(spec: ModelSpec, frame: pd.DataFrame, source: str) -> None:
             )
 
 
-def _numeric(frame: pd.DataFrame, col: str, what: str, source: str) -> np.ndarray:
+def _numeric(frame: pd.DataFrame, col: str, what: str, source: str, hint: str = "") -> np.ndarray:
     s = frame[col]
     if pd.api.types.is_bool_dtype(s):
         return s.to_numpy(dtype=float)
@@ -93,7 +93,7 @@ def _numeric(frame: pd.DataFrame, col: str, what: str, source: str) -> np.ndarra
         bad = s[pd.to_numeric(s, errors="coerce").isna() & s.notna()]
         raise DataError(
             f"{source}: column {shown(col)} ({what}) must be numeric, got dtype {s.dtype}; "
-            f"non-numeric values such as {shown(bad.iloc[0])} in {_rows(bad.index)}"
+            f"non-numeric values such as {shown(bad.iloc[0])} in {_rows(bad.index)}{hint}"
         )
     x = s.to_numpy(dtype=float)
     bad = np.isinf(x)
@@ -128,6 +128,7 @@ def validate(
         Index labels of the rows dropped for missing values.
     """
     source = source or str(spec.data_path)
+    spec = spec.for_columns(frame.columns)  # an unset model.varying: the groupings present
     if frame.empty:
         raise DataError(
             f"{source}: no data rows ({len(frame.columns)} column(s), 0 rows); expected a "
@@ -190,22 +191,32 @@ def validate(
     e = spec.estimand
     ycol = spec.column(e.outcome)
     yv = frame[ycol]
-    num = yv if pd.api.types.is_bool_dtype(yv) else pd.to_numeric(yv, errors="coerce")
-    ok = num.isin([0, 1, True, False])
-    if not ok.all():
-        raise DataError(
-            f"{source}: outcome column {shown(ycol)} must be 0/1, got {shown(yv[~ok].iloc[0])} "
-            f"in {_rows(frame.index[~ok])}"
-        )
+    gaussian = spec.model.family == "gaussian"
+    if gaussian:
+        _numeric(frame, ycol, "a Gaussian outcome (model.family)", source)
+    else:
+        num = yv if pd.api.types.is_bool_dtype(yv) else pd.to_numeric(yv, errors="coerce")
+        ok = num.isin([0, 1, True, False])
+        if not ok.all():
+            raise DataError(
+                f"{source}: outcome column {shown(ycol)} must be 0/1, got "
+                f"{shown(yv[~ok].iloc[0])} in {_rows(frame.index[~ok])} (a continuous outcome "
+                "needs model.family = 'gaussian')"
+            )
     if yv.nunique() < 2:
         raise DataError(
             f"{source}: outcome column {shown(ycol)} is {shown(yv.iloc[0])} in all "
-            f"{len(yv)} rows; expected both 0 and 1"
+            f"{len(yv)} rows; expected " + ("varying values" if gaussian else "both 0 and 1")
         )
     for node in used:
-        if node == e.outcome:
+        if node == e.outcome or node in spec.data.factors:
             continue
-        _numeric(frame, spec.column(node), f"node {node}", source)
+        hint = (
+            "; a categorical treatment is not supported: code the two levels to compare as 0/1"
+            if node == e.treatment
+            else ""
+        )
+        _numeric(frame, spec.column(node), f"node {node}", source, hint)
     if e.mediator:
         mcol = spec.column(e.mediator)
         mv = frame[mcol].to_numpy(dtype=float)
@@ -217,6 +228,14 @@ def validate(
                     f"{source}: mediator column {shown(mcol)} must hold non-negative integers for "
                     f"mediator_family = {shown(fam)}, got {shown(mv[bad][0])} in "
                     f"{_rows(frame.index[bad])}"
+                )
+        if fam == "ordered":
+            bad = (mv < 0) | (mv != np.round(mv))
+            if bad.any() or len(np.unique(mv)) < 2 or len(np.unique(mv)) != int(mv.max()) + 1:
+                raise DataError(
+                    f"{source}: mediator column {shown(mcol)} must hold the categories 0, 1, …, "
+                    f"K-1 (each present, K >= 2) for mediator_family = 'ordered', got "
+                    f"{shown(sorted(np.unique(mv))[:8])}"
                 )
         if fam == "bernoulli" and not np.isin(mv, [0, 1]).all():
             bad = ~np.isin(mv, [0, 1])
@@ -261,18 +280,32 @@ def used_nodes(spec: ModelSpec, adjustment: Sequence[str] = ()) -> list[str]:
 
 
 def resolve_contrast(spec: ModelSpec, values: np.ndarray) -> tuple[float, float]:
-    """The contrast's (from, to) treatment values in data units."""
+    """The contrast's (from, to) treatment values in data units.
+
+    Without ``estimand.contrast``: 0 → 1 for a binary (0/1) treatment, p25 → p75 otherwise.
+    """
+    e = spec.estimand
+    col = spec.column(e.treatment)
+    x = np.asarray(values, dtype=float)
+    c = e.contrast
+    if c is None:
+        if x.size and np.isin(x, [0.0, 1.0]).all():
+            return 0.0, 1.0
+        ends: tuple[str | float, str | float] = ("p25", "p75")
+    else:
+        ends = (c.from_, c.to)
 
     def one(v: str | float) -> float:
         if isinstance(v, str):
-            return float(np.percentile(values, float(v[1:])))
+            return float(np.percentile(x, float(v[1:])))
         return float(v)
 
-    c = spec.estimand.contrast
-    t0, t1 = one(c.from_), one(c.to)
+    t0, t1 = one(ends[0]), one(ends[1])
     if t0 == t1:
+        default = "" if c is not None else " (the default for a non-binary treatment)"
         raise DataError(
-            f"{spec.source}: estimand.contrast: from = {shown(c.from_)} and to = {shown(c.to)} "
-            f"are both {t0:g} in the data; expected two different treatment values"
+            f"{spec.source}: estimand.contrast: from = {shown(ends[0])} and to = {shown(ends[1])}"
+            f"{default} are both {t0:g} in treatment column {shown(col)}; expected two different "
+            "treatment values (set estimand.contrast = {from = ..., to = ...} in data units)"
         )
     return t0, t1

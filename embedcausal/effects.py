@@ -1,16 +1,21 @@
 r"""Mechanism effects by g-computation over the posterior, from the model's own graph.
 
 For the contrast ``t0 → t1`` of the treatment, each posterior draw gives, averaged over the
-observed rows *i* on the probability scale,
+observed rows *i* on the outcome's scale (a probability for a Bernoulli outcome),
 
 .. math::
 
-    E(t, t') = \frac1n \sum_i \mathbb E\left[P(Y_i = 1 \mid T = t, M = M_i(t'))\right]
+    E(t, t') = \frac1n \sum_i \mathbb E\left[Y_i \mid T = t, M = M_i(t')\right]
+             = \frac1n \sum_i \mathbb E\left[h(α_i(t) + γ_i(t)·g(M_i(t')))\right]
+
+with ``h`` the outcome's inverse link (``expit``, ``Φ`` for ``model.link = "probit"``, the
+identity for a Gaussian outcome, whose standardised scale is mapped back to data units)
 
 where ``M_i(t')`` is row *i*'s mediator under treatment ``t'`` and the expectation is over its
 noise; then ``total = E(t1,t1) − E(t0,t0)``, ``nde = E(t1,t0) − E(t0,t0)`` and
 ``nie = E(t1,t1) − E(t1,t0)`` (so total = NDE + NIE), ``prop_mediated = nie / total`` and the
-indicator ``nie > nde``. Everything else in a row (groupings, covariates, the group means of
+indicator ``nie > nde`` (their reference levels: :mod:`embedcausal.estimands`). Everything
+else in a row (groupings, covariates, the group means of
 within/between terms) keeps its observed value; setting the treatment changes its
 within-group deviation only, so with a within/between split the effect is the within effect.
 
@@ -32,11 +37,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 import xarray as xr
+
+from embedcausal.estimands import effects_table
 
 if TYPE_CHECKING:
     from embedcausal.plan import Design
+
+__all__ = ["CHUNK_VALUES", "Counterfactual", "effects_table", "gcomp", "stacked_posterior"]
 
 EFFECT_NAMES = ("total", "nde", "nie", "prop_mediated", "p_nie_gt_nde")
 #: values per chunk of draws × rows (bounds memory at ~ 8 arrays × 8 bytes × CHUNK_VALUES)
@@ -112,19 +120,36 @@ def stacked_posterior(idata: xr.DataTree) -> xr.Dataset:
     return post.stack(sample=("chain", "draw")).transpose("sample", ...)
 
 
+def outcome_link(design: Design) -> str:
+    """The outcome's inverse link as :mod:`embedcausal.quadrature` names it."""
+    m = design.spec.model
+    return "identity" if m.family == "gaussian" else m.link
+
+
 def _expected(design: Design, alpha, gamma, eta_m, params) -> np.ndarray:
-    """Mean over rows of E[P(Y=1 | T=t, M(t'))] per draw, the mediator's noise integrated out."""
+    """Mean over rows of E[Y | T=t, M(t')] per draw (outcome's scale), M's noise integrated out."""
     from embedcausal import quadrature
+    from embedcausal.likelihoods import outcome_scale
 
     fam = design.data.mediator_family
+    link = outcome_link(design)
     if fam == "gaussian":
         from embedcausal.models import mediator_scale
 
         center, scale = mediator_scale(design)
-        return quadrature.gaussian_mean(alpha, gamma, eta_m, center, scale, params["m_sigma"])
-    if fam == "bernoulli":
-        return quadrature.bernoulli_mean(alpha, gamma, eta_m)
-    return quadrature.count_mean(alpha, gamma, eta_m, family=fam, dispersion=params.get("m_alpha"))
+        mean = quadrature.gaussian_mean(
+            alpha, gamma, eta_m, center, scale, params["m_sigma"], link=link
+        )
+    elif fam == "bernoulli":
+        mean = quadrature.bernoulli_mean(alpha, gamma, eta_m, link=link)
+    elif fam == "ordered":
+        mean = quadrature.ordered_mean(alpha, gamma, eta_m, params["m_cutpoints"], link=link)
+    else:
+        mean = quadrature.count_mean(
+            alpha, gamma, eta_m, family=fam, dispersion=params.get("m_alpha"), link=link
+        )
+    y_center, y_scale = outcome_scale(design)
+    return y_center + y_scale * mean
 
 
 def gcomp(
@@ -132,6 +157,7 @@ def gcomp(
     design: Design,
     *,
     counterfactual: Counterfactual | None = None,
+    both_levels: bool | None = None,
 ) -> xr.Dataset:
     """Effect draws (dims ``chain``, ``draw``) by g-computation; see the module docstring.
 
@@ -145,18 +171,25 @@ def gcomp(
     counterfactual : Counterfactual, optional
         A compiled counterfactual function (default: compiled from the design's joint model;
         pass one to reuse it, e.g. with the latent confounder's model in a sensitivity grid).
+    both_levels : bool, optional
+        Also compute ``nde_treated`` and ``nie_control`` (the other reference levels); default:
+        with ``model.interaction`` only.
 
     Returns
     -------
     xarray.Dataset
         ``total`` and, with a mediator, ``nde``, ``nie``, ``prop_mediated`` and ``nie_gt_nde``
-        (0/1), dims ``chain``, ``draw``; attrs give the contrast, the scale and the method.
+        (0/1), with ``model.interaction`` also ``nde_treated`` and ``nie_control`` (the other
+        reference levels, :mod:`embedcausal.estimands`), with ``estimand.four_way`` also
+        VanderWeele's four-way decomposition ``total = cde + int_ref + int_med + pie``, dims
+        ``chain``, ``draw``; attrs give the contrast, the scale and the method.
 
     See Also
     --------
     effects_table : summarise the draws.
     """
     from embedcausal import quadrature
+    from embedcausal.likelihoods import outcome_scale
 
     d = design.data
     cf = counterfactual or Counterfactual.compile(design)
@@ -164,19 +197,32 @@ def gcomp(
     nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
     flat = {
         k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:])
-        for k in {*cf.inputs, "m_sigma", "m_alpha"}
+        for k in {*cf.inputs, "m_sigma", "m_alpha", "m_cutpoints"}
         if k in post
     }
     n = nchain * ndraw
     step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
+    if both_levels is None:
+        both_levels = design.spec.model.interaction
+    m_star = design.spec.estimand.four_way if cf.has_mediator else None
+    both = (both_levels or m_star is not None) and cf.has_mediator
     out: dict[str, list[np.ndarray]] = {"total": [], "nde": [], "nie": []}
+    if both:
+        out.update({"nde_treated": [], "nie_control": []})
+    if m_star is not None:
+        out["cde"] = []
+        g_star = float(d.transformed(d.mediator, np.array([m_star]))[0])
+        y_scale, link = outcome_scale(design)[1], outcome_link(design)
     for start in range(0, n, step):
         params = {k: v[start : start + step] for k, v in flat.items()}
         res = cf.eta(params)
         a0 = res[0]
         a1 = a0 + res[1]
         if not cf.has_mediator:
-            out["total"].append(quadrature.plain_mean(a1) - quadrature.plain_mean(a0))
+            link = outcome_link(design)
+            scale = outcome_scale(design)[1]
+            diff = quadrature.plain_mean(a1, link) - quadrature.plain_mean(a0, link)
+            out["total"].append(scale * diff)
             continue
         g0, g1, m0 = res[2], res[3], res[4]
         m1 = m0 + res[5]
@@ -186,6 +232,13 @@ def gcomp(
         out["total"].append(e11 - e00)
         out["nde"].append(e10 - e00)
         out["nie"].append(e11 - e10)
+        if both:
+            e01 = _expected(design, a0, g0, m1, params)
+            out["nde_treated"].append(e11 - e01)
+            out["nie_control"].append(e01 - e00)
+        if m_star is not None:  # the mediator set to m* for everyone: the controlled effect
+            cde = quadrature.plain_mean(a1 + g1 * g_star, link)
+            out["cde"].append(y_scale * (cde - quadrature.plain_mean(a0 + g0 * g_star, link)))
     coords = {"chain": post["chain"].values, "draw": post["draw"].values}
     data = {
         k: (("chain", "draw"), np.concatenate(v).reshape(nchain, ndraw))
@@ -197,6 +250,11 @@ def gcomp(
         with np.errstate(divide="ignore", invalid="ignore"):
             data["prop_mediated"] = (("chain", "draw"), nie / total)
         data["nie_gt_nde"] = (("chain", "draw"), (nie > nde).astype(float))
+    if "cde" in data:  # VanderWeele's (2014) four-way decomposition of the total effect
+        cde, nie_c = data["cde"][1], data["nie_control"][1]
+        data["int_ref"] = (("chain", "draw"), data["nde"][1] - cde)
+        data["int_med"] = (("chain", "draw"), data["nie"][1] - nie_c)
+        data["pie"] = (("chain", "draw"), nie_c)
     t0, t1 = d.contrast
     attrs = {
         "treatment": d.treatment,
@@ -204,55 +262,12 @@ def gcomp(
         "mediator": d.mediator or "",
         "contrast_from": float(t0),
         "contrast_to": float(t1),
-        "scale": "probability",
+        "scale": "outcome units" if design.spec.model.family == "gaussian" else "probability",
+        "link": outcome_link(design),
         "method": "g-computation over the posterior, averaged over observed rows",
     }
+    if m_star is not None:
+        attrs["four_way_at"] = float(m_star)
+    if design.spec.estimand.rope is not None:
+        attrs["rope"] = float(design.spec.estimand.rope)
     return xr.Dataset(data, coords=coords, attrs=attrs)
-
-
-def effects_table(
-    effects: xr.Dataset, *, hdi_prob: float = 0.9, reliable: bool = True
-) -> pd.DataFrame:
-    """Tidy summary: one row per effect with ``mean, sd, hdi_low, hdi_high``.
-
-    ``p_nie_gt_nde`` is a probability: its ``mean`` is P(NIE > NDE) and its ``sd``/HDI are
-    empty. ``hdi_prob`` is stated in its own column; ``reliable`` is False when the sampler's
-    diagnostics failed.
-    """
-    import arviz as az
-
-    rows = []
-    for name in ("total", "nde", "nie", "prop_mediated"):
-        if name not in effects:
-            continue
-        da = effects[name]
-        vals = np.asarray(da.values).ravel()
-        finite = vals[np.isfinite(vals)]
-        if finite.size < 2:
-            lo = hi = float("nan")
-        else:
-            h = az.hdi(xr.Dataset({name: da.where(np.isfinite(da))}), prob=hdi_prob)[name]
-            lo, hi = (float(v) for v in np.asarray(h.values).ravel()[:2])
-        rows.append(
-            {
-                "effect": name,
-                "mean": float(np.mean(finite)) if finite.size else float("nan"),
-                "sd": float(np.std(finite, ddof=1)) if finite.size > 1 else float("nan"),
-                "hdi_low": lo,
-                "hdi_high": hi,
-            }
-        )
-    if "nie_gt_nde" in effects:
-        rows.append(
-            {
-                "effect": "p_nie_gt_nde",
-                "mean": float(effects["nie_gt_nde"].mean()),
-                "sd": float("nan"),
-                "hdi_low": float("nan"),
-                "hdi_high": float("nan"),
-            }
-        )
-    table = pd.DataFrame(rows, columns=["effect", "mean", "sd", "hdi_low", "hdi_high"])
-    table["hdi_prob"] = hdi_prob
-    table["reliable"] = reliable
-    return table

@@ -264,12 +264,12 @@ def plan_part(design: Design, part: Part) -> PartPlan:
     preds = tuple(d.y_predictors if part == "outcome" else d.m_predictors)
     X = np.column_stack([d.column(p) for p in preds]) if preds else np.zeros((d.n_obs, 0))
     if part == "outcome":
-        target, family = d.y.astype(float), "bernoulli"
+        target, family = d.y.astype(float), spec.model.family
     else:
-        family = d.mediator_family
+        family = "gaussian" if d.mediator_family == "ordered" else d.mediator_family
         raw = d.m if family in COUNT_FAMILIES else d.transformed(d.mediator)
         target = np.asarray(raw, dtype=float)
-    groups = groupings(spec.model.varying)
+    groups = groupings(spec.varying)
     between = {g: between_share(X, d.group_codes[g], len(d.coords[g])) for g, _ in groups}
     mostly_between = {
         g: [j for j in range(X.shape[1]) if between[g][j] >= SPLIT_ABOVE] for g, _ in groups

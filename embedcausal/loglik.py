@@ -10,12 +10,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from embedcausal.models import (
-    bernoulli_logit_logp,
-    build_model,
-    linear_predictor,
-    vectorized_function,
-)
+from embedcausal.likelihoods import outcome_logp
+from embedcausal.models import build_model, linear_predictor, vectorized_function
 from embedcausal.plan import Design
 
 #: pointwise log-likelihood values (rows × draws) kept in memory at most; above, LOO is chunked
@@ -36,7 +32,7 @@ def log_likelihood(idata: xr.DataTree, design: Design, *, dtype=np.float32) -> x
     model = build_model(design, parts=("outcome",))
     eta = linear_predictor(model, "y")
     y = model[f"{design.data.outcome}__observed"]
-    names, fn = vectorized_function(model, [bernoulli_logit_logp(y, eta)])
+    names, fn = vectorized_function(model, [outcome_logp(design, model, y, eta)])
     flat = {
         k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:]) for k in names
     }

@@ -2,7 +2,9 @@
 
 The joint model has up to three parts with the same hierarchy:
 
-* **outcome** (prefix ``y``): ``participation ~ Bernoulli(logit⁻¹(η_y))``;
+* **outcome** (prefix ``y``): ``participation ~ Bernoulli(logit⁻¹(η_y))``, or with
+  ``model.link = "probit"`` ``Bernoulli(Φ(η_y))``, or with ``model.family = "gaussian"``
+  ``Normal(c + s·η_y, s·σ_y)`` (:mod:`embedcausal.likelihoods`);
 * **mediator** (prefix ``m``), when the estimand names one: Gaussian, Poisson,
   negative-binomial or Bernoulli, with linear predictor ``η_m``;
 * **treatment** (prefix ``t``), only with the latent confounder of the sensitivity analysis.
@@ -33,6 +35,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import ZeroSumTransform
 
+from embedcausal.confounder import CONFOUNDER_PARAMS, latent_confounder, treatment_model
 from embedcausal.errors import EmbedcausalError
 from embedcausal.geometry import (
     PREFIX,
@@ -44,40 +47,28 @@ from embedcausal.geometry import (
     level_means,
     plan_part,
 )
+from embedcausal.likelihoods import (
+    bernoulli_logit,
+    bernoulli_logit_logp,
+    mediator_likelihood,
+    mediator_scale,
+    outcome_likelihood,
+)
 from embedcausal.prepared import COUNT_FAMILIES, mediator_transform
 
 if TYPE_CHECKING:
     from embedcausal.plan import Design
 
-CONFOUNDER_PARAMS = ("conf_on_treatment", "conf_on_mediator", "conf_on_outcome")
-__all__ = ["CONFOUNDER_PARAMS", "bernoulli_logit", "build_model", "linear_predictor", "plan_part"]
-
-
-# --------------------------------------------------------------------------- likelihoods
-def bernoulli_logit_logp(value, eta):
-    """``log P(value | logit⁻¹(eta))``, one softplus per row (PyMC's form computes two)."""
-    z = (1 - 2 * value) * eta
-    return -(pt.maximum(z, 0.0) + pt.log1p(pt.exp(-pt.abs(z))))
-
-
-def _bernoulli_logit_dist(eta, size):
-    return pm.Bernoulli.dist(logit_p=eta, size=size)
-
-
-def bernoulli_logit(name: str, eta, *, observed, dims="obs"):
-    """A Bernoulli-logit observed variable whose log-density is cheap to differentiate.
-
-    It samples like ``pm.Bernoulli(logit_p=eta)`` (posterior predictive, ``pm.do``) and has the
-    same log-likelihood; its gradient costs about half as much (``docs/performance.md``).
-    """
-    return pm.CustomDist(
-        name,
-        eta,
-        dist=_bernoulli_logit_dist,
-        logp=bernoulli_logit_logp,
-        observed=observed,
-        dims=dims,
-    )
+__all__ = [
+    "CONFOUNDER_PARAMS",
+    "bernoulli_logit",
+    "bernoulli_logit_logp",
+    "build_model",
+    "linear_predictor",
+    "mediator_scale",
+    "plan_part",
+    "vectorized_function",
+]
 
 
 # --------------------------------------------------------------------------- building
@@ -94,7 +85,11 @@ def _columns(design: Design, plan: PartPlan, nodes: dict) -> dict[str, object]:
     out = {}
     for j, q in enumerate(preds):
         x = nodes[f"{q.node}__transformed"]
-        if q.part == "within":
+        if q.part == "interaction":
+            out[q.name] = (x * nodes[f"{q.other}__transformed"] - center[j]) / scale[j]
+        elif q.part == "level":
+            out[q.name] = (pt.eq(x, float(q.other)) - center[j]) / scale[j]
+        elif q.part == "within":
             out[q.name] = (x - nodes[f"{q.node}__group_mean"]) / scale[j]
         elif q.part == "between":
             out[q.name] = (nodes[f"{q.node}__group_mean"] - center[j]) / scale[j]
@@ -318,7 +313,7 @@ def build_model(
                     f"{spec.source}: model.within_group {wg!r} is not a data column; the latent "
                     "confounder needs it (one value per group)"
                 )
-            u = _latent_confounder(design, wg)
+            u = latent_confounder(design, wg)
 
         def transformed(node):
             x = nodes[node]
@@ -334,7 +329,7 @@ def build_model(
             latent = (wg, model["conf_on_mediator"] * u) if u is not None else None
             eta_m = _linear(design, mplan, nodes, latent)
             eta_m.name = "m_eta"
-            nodes[d.mediator] = _mediator_likelihood(design, eta_m)
+            nodes[d.mediator] = mediator_likelihood(design, eta_m)
         if "outcome" in parts:
             yplan = plan_part(design, "outcome")
             for node in {q.node for q in yplan.predictors}:
@@ -343,84 +338,10 @@ def build_model(
             eta_y = _linear(design, yplan, nodes, latent)
             eta_y.name = "y_eta"
             y = pm.Data(f"{e.outcome}__observed", d.y, dims="obs")
-            bernoulli_logit(e.outcome, eta_y, observed=y)
+            outcome_likelihood(design, eta_y, y)
         if confounder:
-            _treatment_model(design, u[nodes[f"{wg}__code"]])
+            treatment_model(design, u[nodes[f"{wg}__code"]])
     return model
-
-
-def mediator_scale(design: Design) -> tuple[float, float]:
-    """(center, scale) of a Gaussian mediator: its model is standardised internally."""
-    m = np.asarray(design.data.m, dtype=float)
-    sd = float(np.std(m))
-    return float(np.mean(m)), sd if sd > 0 else 1.0
-
-
-def _mediator_likelihood(design: Design, eta):
-    """The mediator's observed variable, in data units (its data live in ``{name}__observed``)."""
-    d = design.data
-    fam = d.mediator_family
-    priors = design.spec.priors
-    name = d.mediator
-    counts = fam != "gaussian"
-    observed = pm.Data(f"{name}__observed", d.m.astype(np.int64) if counts else d.m, dims="obs")
-    if fam == "gaussian":
-        center, scale = mediator_scale(design)
-        center, scale = pm.Data("m__center", center), pm.Data("m__scale", scale)
-        sigma = priors["mediator_sigma"].to_pymc("m_sigma")
-        return pm.Normal(
-            name, mu=center + scale * eta, sigma=scale * sigma, observed=observed, dims="obs"
-        )
-    if fam == "poisson":
-        return pm.Poisson(name, mu=pt.exp(eta), observed=observed, dims="obs")
-    if fam == "negbinomial":
-        alpha = priors["mediator_alpha"].to_pymc("m_alpha")
-        return pm.NegativeBinomial(name, mu=pt.exp(eta), alpha=alpha, observed=observed, dims="obs")
-    return bernoulli_logit(name, eta, observed=observed)
-
-
-def _latent_confounder(design: Design, wg: str):
-    """``U`` per level of ``wg``: standard normal, orthogonal to the observed confounders.
-
-    A sensitivity analysis asks about a confounder *beyond* the observed ones, so ``U`` is
-    taken to be independent of them (as in Imbens 2003 and Cinelli–Hazlett): it lives in the
-    space orthogonal to the constant and to the level means of the adjustment set. That also
-    fixes what the intercepts and coefficients would otherwise trade against ``U`` (a ridge
-    per coefficient). ``U = Q·v`` with ``Q`` an orthonormal basis of that space and
-    ``v ~ Normal(0, 1)``, so each ``U_j`` has variance ``(n - k - 1)/n`` ≈ 1.
-    """
-    d = design.data
-    codes, n = d.group_codes[wg], len(d.coords[wg])
-    covs = [p for p in d.y_predictors if p.node not in (d.treatment, d.mediator)]
-    X = np.column_stack([d.column(p) for p in covs]) if covs else np.zeros((d.n_obs, 0))
-    A = np.column_stack([np.ones(n), level_means(X, codes, n)])
-    q, _ = np.linalg.qr(A, mode="complete")
-    rank = int(np.linalg.matrix_rank(A))
-    basis = q[:, rank:]
-    model = pm.modelcontext(None)
-    model.add_coord("U_basis", np.arange(basis.shape[1]))
-    v = pm.Normal("U_raw", 0.0, 1.0, dims="U_basis")
-    return pm.Deterministic(
-        "U", pt.dot(pm.Data("U__basis", basis, dims=(wg, "U_basis")), v), dims=wg
-    )
-
-
-def _treatment_model(design: Design, u) -> None:
-    """Standardised treatment ~ Normal(a + covariates·b + conf_on_treatment·U, σ_t)."""
-    d = design.data
-    priors = design.spec.priors
-    t = d.values[d.treatment]
-    tz = pm.Data("t__observed", (t - t.mean()) / (t.std() or 1.0), dims="obs")
-    covs = [p for p in d.y_predictors if p.node not in (d.treatment, d.mediator)]
-    model = pm.modelcontext(None)
-    eta = priors["intercept"].to_pymc("t_intercept") + model["conf_on_treatment"] * u
-    if covs:
-        model.add_coord("t_term", [p.name for p in covs])
-        X = pm.Data("t__X", np.column_stack([d.column(p) for p in covs]), dims=("obs", "t_term"))
-        beta = priors["beta"].to_pymc("t_beta", dims="t_term")
-        eta = eta + pt.dot(X, beta)
-    sigma = priors["mediator_sigma"].to_pymc("t_sigma")
-    pm.Normal(f"{d.treatment}__treatment_model", mu=eta, sigma=sigma, observed=tz, dims="obs")
 
 
 def linear_predictor(model: pm.Model, prefix: str):

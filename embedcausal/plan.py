@@ -210,5 +210,6 @@ def design(
         source, frame = "<DataFrame>", data
     else:
         raise TypeError(f"data must be a DataFrame or a path, got {type(data).__name__}")
+    spec = spec.for_columns(frame.columns)  # an unset model.varying: the groupings present
     prepared = prepare(spec, frame, adjustment=adjustment_for(ident), source=source)
     return Design(spec=spec, identification=ident, data=prepared, source=source)

@@ -21,6 +21,7 @@ from its ``constant_data``/``observed_data`` groups (:func:`embedcausal.runs.loa
 from __future__ import annotations
 
 import hashlib
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +34,7 @@ from embedcausal.errors import DataError, shown
 from embedcausal.spec import ModelSpec
 
 COUNT_FAMILIES = ("poisson", "negbinomial")
+_log = logging.getLogger("embedcausal")
 
 
 @dataclass(frozen=True)
@@ -40,8 +42,10 @@ class Predictor:
     """One column of a part's design: ``z = (x - center) / scale``.
 
     ``node`` is the DAG node it measures; ``part`` is ``"value"``, ``"within"`` (``x`` minus its
-    group mean, so ``center`` is 0) or ``"between"`` (the group mean). ``x`` is the node's value
-    after :func:`mediator_transform` (``log1p`` for count mediators).
+    group mean, so ``center`` is 0), ``"between"`` (the group mean), ``"interaction"`` (the
+    product of ``node``'s and ``other``'s values: treatment × mediator, ``model.interaction``)
+    or ``"level"`` (the indicator ``x == int(other)`` of a factor's level code, ``data.factors``).
+    ``x`` is the node's value after :func:`mediator_transform` (``log1p`` for count mediators).
     """
 
     name: str
@@ -49,6 +53,7 @@ class Predictor:
     part: str
     center: float
     scale: float
+    other: str = ""
 
 
 def mediator_transform(values: Any, family: str) -> Any:
@@ -81,7 +86,7 @@ class PreparedData:
         Node -> float values in data units, for the treatment, the mediator and every
         covariate the model reads.
     y : numpy.ndarray
-        The outcome (0/1 integers).
+        The outcome: 0/1 integers, or floats for a Gaussian outcome (``model.family``).
     coords : dict of str to numpy.ndarray
         ``obs`` labels and the levels of every grouping.
     group_codes : dict of str to numpy.ndarray
@@ -103,6 +108,9 @@ class PreparedData:
     mediator_family : str
     dropped : list
         Index labels of rows dropped for missing values.
+    factor_levels : dict of str to tuple of str
+        Factor node -> its levels (sorted); its value is the level's code, the first level is
+        the reference and each other level has an indicator predictor ``node[level]``.
     data_hash : str
         SHA-256 of the used columns of the used rows.
     """
@@ -125,6 +133,7 @@ class PreparedData:
     mediator_family: str
     dropped: list = field(default_factory=list)
     data_hash: str = ""
+    factor_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def n_obs(self) -> int:
@@ -144,6 +153,10 @@ class PreparedData:
     def column(self, p: Predictor, values: np.ndarray | None = None) -> np.ndarray:
         """The standardised column of predictor ``p`` (``values`` replaces the node's values)."""
         x = self.transformed(p.node, values)
+        if p.part == "interaction":
+            return (x * self.transformed(p.other) - p.center) / p.scale
+        if p.part == "level":
+            return ((x == int(p.other)).astype(float) - p.center) / p.scale
         if p.part == "within":
             return (x - self.group_means[p.node]) / p.scale
         if p.part == "between":
@@ -217,6 +230,7 @@ def prepare(
         frame = load_data(spec)
         source = source or str(spec.data_path)
     source = source or "data"
+    spec = spec.for_columns(frame.columns)
     dag = spec.dag()
     adjustment = tuple(a for a in adjustment if a in dag.observed)
     frame, dropped = validate(spec, frame, adjustment=adjustment, source=source)
@@ -238,7 +252,7 @@ def prepare(
             per = frame.groupby(codes[g])[label_col].first()
             names[g] = np.asarray([str(per.get(i, "")) for i in range(len(cat.categories))])
     nested: dict[str, str] = {}
-    for item in spec.model.varying:
+    for item in spec.varying:
         if "/" in item:
             outer, inner = item.split("/")
             per_inner = frame.groupby(inner)[outer].nunique()
@@ -255,10 +269,22 @@ def prepare(
     covs = [c for c in dict.fromkeys([*adjustment, *spec.model.covariates])]
     covs = [c for c in covs if c not in (e.treatment, e.mediator, e.outcome)]
     nodes = [e.treatment, *([e.mediator] if e.mediator else []), *covs]
-    values = {n: frame[spec.column(n)].to_numpy(dtype=float) for n in nodes}
+    factors = [n for n in spec.data.factors if n in covs]
+    levels: dict[str, tuple[str, ...]] = {}
+    values = {}
+    for n in nodes:
+        if n in factors:
+            cat = pd.Categorical(frame[spec.column(n)].astype(str))
+            levels[n] = tuple(str(c) for c in cat.categories)
+            values[n] = np.asarray(cat.codes, dtype=float)
+        else:
+            values[n] = frame[spec.column(n)].to_numpy(dtype=float)
     group_means: dict[str, np.ndarray] = {}
     preds: dict[str, list[Predictor]] = {}
     for node in nodes:
+        if node in factors:
+            preds[node] = _level_predictors(node, values[node], levels[node], source)
+            continue
         x = mediator_transform(values[node], family) if node == e.mediator else values[node]
         if node in wb:
             gm = pd.Series(x).groupby(codes[wg]).transform("mean").to_numpy(dtype=float)
@@ -272,8 +298,22 @@ def prepare(
             center, scale = _standardise(x)
             preds[node] = [Predictor(node, node, "value", center, scale)]
     y_preds = [p for n in nodes for p in preds[n]]
+    if spec.model.interaction and e.mediator:
+        product = values[e.treatment] * mediator_transform(values[e.mediator], family)
+        center, scale = _standardise(product, scale_binary=True)
+        y_preds.append(
+            Predictor(
+                f"{e.treatment}:{e.mediator}",
+                e.treatment,
+                "interaction",
+                center,
+                scale,
+                other=e.mediator,
+            )
+        )
     m_preds = [p for n in [e.treatment, *covs] for p in preds[n]] if e.mediator else []
-    y = frame[spec.column(e.outcome)].to_numpy(dtype=np.int64)
+    ydtype = float if spec.model.family == "gaussian" else np.int64
+    y = frame[spec.column(e.outcome)].to_numpy(dtype=ydtype)
     t0, t1 = resolve_contrast(spec, values[e.treatment])
     used_cols = list(
         dict.fromkeys([spec.column(n) for n in used_nodes(spec, adjustment)] + list(spec.groupings))
@@ -300,4 +340,28 @@ def prepare(
         mediator_family=family,
         dropped=dropped,
         data_hash=digest,
+        factor_levels=levels,
     )
+
+
+def _level_predictors(
+    node: str, codes: np.ndarray, levels: tuple[str, ...], source: str
+) -> list[Predictor]:
+    """Indicators of a factor's levels but the first (the reference), centred."""
+    if len(levels) < 2:
+        raise DataError(
+            f"{source}: factor {shown(node)} (data.factors) has one level "
+            f"{shown(levels[0] if levels else '')}; expected at least two"
+        )
+    _log.info(
+        "%s: factor %s: reference level %r, indicators for %s",
+        source,
+        node,
+        levels[0],
+        ", ".join(repr(v) for v in levels[1:]),
+    )
+    return [
+        Predictor(f"{node}[{lv}]", node, "level", float(np.mean(codes == k)), 1.0, other=str(k))
+        for k, lv in enumerate(levels)
+        if k > 0
+    ]

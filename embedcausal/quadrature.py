@@ -1,8 +1,10 @@
 r"""Integrating a mediator's noise out of ``P(Y = 1)``: compiled kernels for g-computation.
 
-For each posterior draw *s* and row *i* the outcome's log-odds are ``α + γ·g(M)`` with
+For each posterior draw *s* and row *i* the outcome's linear predictor is ``α + γ·g(M)`` with
 ``g(M)`` the mediator as it enters the outcome (itself, or ``log1p`` for counts). The kernels
-return, per draw, the mean over rows of ``E[expit(α_i + γ_i·g(M_i))]``:
+return, per draw, the mean over rows of ``E[h(α_i + γ_i·g(M_i))]`` with ``h`` the outcome's
+inverse link (:data:`LINKS`): ``expit`` (logit, the default), ``Φ`` (probit) or the identity
+(a Gaussian outcome, on its standardised scale). Below, ``expit`` stands for ``h``:
 
 * :func:`gaussian_mean` — ``g(M) = c + s·(η_m + σ·ε)``, ``ε ~ N(0, 1)``: the logistic-normal
   integral ``F(A, B) = E[expit(A + B·ε)]``. When ``B`` is the same for every row of a draw
@@ -14,6 +16,7 @@ return, per draw, the mean over rows of ``E[expit(α_i + γ_i·g(M_i))]``:
   stopped when the remaining probability is below :data:`COUNT_TAIL`; with one slope per draw
   ``expit(a + γ·log1p(k)) = 1/(1 + e^{-a}·(1+k)^{-γ})`` and the powers are tabulated, so a
   term costs a multiply-add and a division, not an exponential.
+* :func:`ordered_mean` — an ordered-logit ``M`` on ``0..K-1``: the exact sum over categories.
 * :func:`bernoulli_mean` and :func:`plain_mean` — exact.
 
 Accuracy (``tests/test_effects.py``): below 1e-7 on the probability scale against direct
@@ -28,6 +31,8 @@ import math
 import numba
 import numpy as np
 
+#: inverse links by name -> the code the kernels take
+LINKS = {"logit": 0, "probit": 1, "identity": 2}
 GRID_STEP = 0.05
 COUNT_TAIL = 1e-9
 #: counts whose (1 + k)^(-γ) is tabulated per draw (larger counts are computed directly)
@@ -60,8 +65,17 @@ def _expit(x: float) -> float:
     return e / (1.0 + e)
 
 
+@numba.njit(cache=True)
+def _inv_link(x: float, link: int) -> float:
+    if link == 0:
+        return _expit(x)
+    if link == 1:
+        return 0.5 * math.erfc(-x / math.sqrt(2.0))
+    return x
+
+
 @numba.njit(cache=True, parallel=True)
-def _gaussian(alpha, gamma, eta_m, center, scale, sigma, x, w, step):  # pragma: no cover
+def _gaussian(alpha, gamma, eta_m, center, scale, sigma, x, w, step, link):  # pragma: no cover
     n_draw, n_row = alpha.shape
     out = np.empty(n_draw)
     k = x.shape[0]
@@ -89,7 +103,7 @@ def _gaussian(alpha, gamma, eta_m, center, scale, sigma, x, w, step):  # pragma:
                 a = lo + j * step
                 acc = 0.0
                 for q in range(k):
-                    acc += w[q] * _expit(a + b * x[q])
+                    acc += w[q] * _inv_link(a + b * x[q], link)
                 table[j] = acc
             for i in range(n_row):
                 a = alpha[s, i] + g0 * (center + scale * eta_m[s, i])
@@ -106,14 +120,14 @@ def _gaussian(alpha, gamma, eta_m, center, scale, sigma, x, w, step):  # pragma:
                 b = gamma[s, i] * scale * sigma[s]
                 acc = 0.0
                 for q in range(k):
-                    acc += w[q] * _expit(a + b * x[q])
+                    acc += w[q] * _inv_link(a + b * x[q], link)
                 total += acc
         out[s] = total / n_row
     return out
 
 
-def gaussian_mean(alpha, gamma, eta_m, center, scale, sigma) -> np.ndarray:
-    """Per draw, mean over rows of ``E[expit(α + γ·(c + s·(η_m + σ·ε)))]`` (arrays draws × rows)."""
+def gaussian_mean(alpha, gamma, eta_m, center, scale, sigma, link: str = "logit") -> np.ndarray:
+    """Per draw, mean over rows of ``E[h(α + γ·(c + s·(η_m + σ·ε)))]`` (arrays draws × rows)."""
     b = np.abs(np.asarray(gamma)).max(initial=0.0) * abs(scale) * np.max(np.abs(sigma), initial=0.0)
     x, w = nodes(b)
     return _gaussian(
@@ -126,18 +140,19 @@ def gaussian_mean(alpha, gamma, eta_m, center, scale, sigma) -> np.ndarray:
         x,
         w,
         GRID_STEP,
+        LINKS[link],
     )
 
 
 @numba.njit(cache=True, parallel=True)
-def _count(alpha, gamma, eta_m, disp, negbin, tail, k_table):  # pragma: no cover
+def _count(alpha, gamma, eta_m, disp, negbin, tail, k_table, link):  # pragma: no cover
     n_draw, n_row = alpha.shape
     out = np.empty(n_draw)
     for s in numba.prange(n_draw):
         g0 = gamma[s, 0]
-        same = True
+        same = link == 0  # the tabulated powers below are expit's
         for i in range(n_row):
-            if abs(gamma[s, i] - g0) > 1e-9 * (1.0 + abs(g0)):
+            if not same or abs(gamma[s, i] - g0) > 1e-9 * (1.0 + abs(g0)):
                 same = False
                 break
         # expit(a + g·log1p(k)) = 1 / (1 + exp(-a)·(1 + k)^(-g)): with one slope per draw the
@@ -166,7 +181,7 @@ def _count(alpha, gamma, eta_m, disp, negbin, tail, k_table):  # pragma: no cove
                 if same and kk < k_table and ea < np.inf:
                     f = 1.0 / (1.0 + ea * powers[kk])
                 else:
-                    f = _expit(a + g * math.log1p(kk))
+                    f = _inv_link(a + g * math.log1p(kk), link)
                 acc += p * f
                 mass += p
                 if 1.0 - mass < tail and kk > mu:
@@ -183,8 +198,10 @@ def _count(alpha, gamma, eta_m, disp, negbin, tail, k_table):  # pragma: no cove
     return out
 
 
-def count_mean(alpha, gamma, eta_m, *, family: str, dispersion=None) -> np.ndarray:
-    """Per draw, mean over rows of ``E[expit(α + γ·log1p(M))]`` for a count mediator.
+def count_mean(
+    alpha, gamma, eta_m, *, family: str, dispersion=None, link: str = "logit"
+) -> np.ndarray:
+    """Per draw, mean over rows of ``E[h(α + γ·log1p(M))]`` for a count mediator.
 
     ``M ~ Poisson(exp(η_m))`` or ``NegativeBinomial(mu=exp(η_m), alpha=dispersion)`` (PyMC's
     parameterisation), summed exactly over its support.
@@ -199,39 +216,71 @@ def count_mean(alpha, gamma, eta_m, *, family: str, dispersion=None) -> np.ndarr
         negbin,
         COUNT_TAIL,
         K_TABLE,
+        LINKS[link],
     )
 
 
 @numba.njit(cache=True, parallel=True)
-def _plain(eta):  # pragma: no cover
+def _plain(eta, link):  # pragma: no cover
     n_draw, n_row = eta.shape
     out = np.empty(n_draw)
     for s in numba.prange(n_draw):
         acc = 0.0
         for i in range(n_row):
-            acc += _expit(eta[s, i])
+            acc += _inv_link(eta[s, i], link)
         out[s] = acc / n_row
     return out
 
 
-def plain_mean(eta) -> np.ndarray:
-    """Per draw, the mean over rows of ``expit(η)``."""
-    return _plain(np.ascontiguousarray(eta, dtype=np.float64))
+def plain_mean(eta, link: str = "logit") -> np.ndarray:
+    """Per draw, the mean over rows of ``h(η)``."""
+    return _plain(np.ascontiguousarray(eta, dtype=np.float64), LINKS[link])
 
 
 @numba.njit(cache=True, parallel=True)
-def _bernoulli(alpha, gamma, eta_m):  # pragma: no cover
+def _bernoulli(alpha, gamma, eta_m, link):  # pragma: no cover
     n_draw, n_row = alpha.shape
     out = np.empty(n_draw)
     for s in numba.prange(n_draw):
         acc = 0.0
         for i in range(n_row):
             p = _expit(eta_m[s, i])
-            acc += (1.0 - p) * _expit(alpha[s, i]) + p * _expit(alpha[s, i] + gamma[s, i])
+            acc += (1.0 - p) * _inv_link(alpha[s, i], link) + p * _inv_link(
+                alpha[s, i] + gamma[s, i], link
+            )
         out[s] = acc / n_row
     return out
 
 
-def bernoulli_mean(alpha, gamma, eta_m) -> np.ndarray:
-    """Per draw, mean over rows of ``E[expit(α + γ·M)]`` with ``M ~ Bernoulli(expit(η_m))``."""
-    return _bernoulli(*(np.ascontiguousarray(v, dtype=np.float64) for v in (alpha, gamma, eta_m)))
+def bernoulli_mean(alpha, gamma, eta_m, link: str = "logit") -> np.ndarray:
+    """Per draw, mean over rows of ``E[h(α + γ·M)]`` with ``M ~ Bernoulli(expit(η_m))``."""
+    arrays = (np.ascontiguousarray(v, dtype=np.float64) for v in (alpha, gamma, eta_m))
+    return _bernoulli(*arrays, LINKS[link])
+
+
+@numba.njit(cache=True, parallel=True)
+def _ordered(alpha, gamma, eta_m, cut, link):  # pragma: no cover
+    n_draw, n_row = alpha.shape
+    n_cut = cut.shape[1]
+    out = np.empty(n_draw)
+    for s in numba.prange(n_draw):
+        acc = 0.0
+        for i in range(n_row):
+            upper = 1.0  # P(M >= k) = expit(η − c_{k−1}); P(M >= 0) = 1
+            for k in range(n_cut + 1):
+                lower = _expit(eta_m[s, i] - cut[s, k]) if k < n_cut else 0.0
+                acc += (upper - lower) * _inv_link(alpha[s, i] + gamma[s, i] * k, link)
+                upper = lower
+        out[s] = acc / n_row
+    return out
+
+
+def ordered_mean(alpha, gamma, eta_m, cutpoints, link: str = "logit") -> np.ndarray:
+    """Per draw, mean over rows of ``E[h(α + γ·M)]`` with ``M`` ordered-logit on ``0..K-1``.
+
+    ``P(M = k) = expit(η_m − c_{k−1}) − expit(η_m − c_k)`` (PyMC's ``OrderedLogistic``;
+    ``cutpoints`` is draws × (K − 1)), summed exactly.
+    """
+    arrays = (np.ascontiguousarray(v, dtype=np.float64) for v in (alpha, gamma, eta_m))
+    cut = np.ascontiguousarray(np.atleast_2d(cutpoints), dtype=np.float64)
+    return _ordered(*arrays, cut, LINKS[link])

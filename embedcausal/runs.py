@@ -155,7 +155,8 @@ def _prepared(meta: dict, tree: xr.DataTree) -> PreparedData:
         for v in const.data_vars
         if v.endswith("__group_mean")
     }
-    y = np.asarray(observed[m["outcome"]].values, dtype=np.int64)
+    y = np.asarray(observed[m["outcome"]].values)
+    y = y.astype(float) if y.dtype.kind == "f" else y.astype(np.int64)  # Gaussian: float
     frame = pd.DataFrame({g: coords[g][codes[g]] for g in groupings})
     for node, col in m["frame_columns"].items():
         frame[col] = values[node]
