@@ -28,8 +28,15 @@ from collections.abc import Iterable, Mapping
 
 import networkx as nx
 
+from embedcausal.dag_checks import (
+    check_acyclic,
+    check_constant_within,
+    check_data_columns,
+    check_latent,
+    expected_node,
+)
 from embedcausal.dot import read_dot, write_dot
-from embedcausal.errors import DAGError, close_matches, expected, shown
+from embedcausal.errors import DAGError, shown
 from embedcausal.names import check_name, coerce_edge, parse_edge
 from embedcausal.roles import (
     DECLARED_ROLES,
@@ -41,10 +48,6 @@ from embedcausal.roles import (
 )
 
 __all__ = ["DECLARED_ROLES", "DERIVED_ROLES", "ROLES", "ROLE_COLOURS", "CausalDAG", "parse_edge"]
-
-
-def _expected(value: str, options: Iterable[str]) -> str:
-    return expected(value, options, n=3)
 
 
 class CausalDAG:
@@ -126,31 +129,11 @@ class CausalDAG:
             g.add_node(check_name(n, "node"))
         for edge in edges:
             g.add_edge(*coerce_edge(edge))
-        _check_acyclic(g)
+        check_acyclic(g)
         latent_set = frozenset(latent if not isinstance(latent, str) else [latent])
-        for n in sorted(latent_set):
-            if n not in g:
-                raise DAGError(
-                    f"latent node {shown(n)} is not in the graph; {_expected(n, g.nodes)}"
-                )
+        check_latent(latent_set, g)
         within = dict(constant_within or {})
-        for n, group in sorted(within.items()):
-            if n not in g:
-                raise DAGError(
-                    f"constant_within names node {shown(n)}, which is not in the graph; "
-                    f"{_expected(n, sorted(latent_set) or g.nodes)}"
-                )
-            if n not in latent_set:
-                raise DAGError(
-                    f"constant_within names {shown(n)}, which is not latent; expected a latent "
-                    "node "
-                    f"({', '.join(map(repr, sorted(latent_set))) or 'none declared'})"
-                )
-            if not isinstance(group, str) or not group.strip():
-                raise DAGError(
-                    f"constant_within[{shown(n)}] = {shown(group)}; expected the name of a "
-                    "grouping column"
-                )
+        check_constant_within(within, latent_set, g)
         return cls(g, latent_set, declared_roles(g.nodes, latent_set, roles or {}), within)
 
     @classmethod
@@ -294,7 +277,7 @@ class CausalDAG:
     # -- graph queries ----------------------------------------------------------------------
     def _require(self, node: str) -> None:
         if node not in self._graph:
-            raise DAGError(f"unknown node {shown(node)}; {_expected(node, self._graph.nodes)}")
+            raise DAGError(f"unknown node {shown(node)}; {expected_node(node, self._graph.nodes)}")
 
     def parents(self, node: str) -> frozenset[str]:
         """Direct causes of ``node``."""
@@ -331,25 +314,7 @@ class CausalDAG:
         DAGError
             If a latent node appears as a column, or an observed node is missing.
         """
-        cols = [str(c) for c in columns]
-        present = set(cols)
-        for n in sorted(self._latent):
-            if n in present:
-                raise DAGError(
-                    f"latent node {shown(n)} appears as a column in {source}; a latent node must "
-                    "not be observed"
-                )
-        missing = [n for n in self.observed if n not in present]
-        if missing:
-            hints = [
-                f"{shown(n)} (close: {', '.join(map(repr, close))})" if close else repr(n)
-                for n in missing
-                for close in [close_matches(n, sorted(present), n=3)]
-            ]
-            raise DAGError(
-                f"observed node(s) missing from the columns of {source}: {', '.join(hints)}; "
-                f"expected every observed node of the DAG as a column"
-            )
+        check_data_columns(self.observed, self._latent, columns, source=source)
 
     # -- export -----------------------------------------------------------------------------
     def to_networkx(self) -> nx.DiGraph:
@@ -403,15 +368,3 @@ class CausalDAG:
         return write_dot(
             self.nodes, self.edges, self._latent, self.role_map(roles), self._constant_within
         )
-
-
-def _check_acyclic(g: nx.DiGraph) -> None:
-    if nx.is_directed_acyclic_graph(g):
-        return
-    cycle = nx.find_cycle(g)
-    nodes = [a for a, _ in cycle]
-    # rotate so that the cycle starts at its smallest node (deterministic messages)
-    i = nodes.index(min(nodes))
-    nodes = nodes[i:] + nodes[:i]
-    text = " -> ".join([*nodes, nodes[0]])
-    raise DAGError(f"the graph has a cycle: {text}; expected a directed acyclic graph")

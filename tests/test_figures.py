@@ -390,7 +390,7 @@ def test_plot_diagnostics_lowest_ess_when_all_checks_pass(small_run):
 
     import arviz as az
 
-    from embedcausal.plots.checks import diagnostic_parameters
+    from embedcausal.plots.diagnostics import diagnostic_parameters
 
     passed = dataclasses.replace(small_run.diagnostics, worst={}, problems=[], advice=[])
     run = dataclasses.replace(small_run, diagnostics=passed)

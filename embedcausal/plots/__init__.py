@@ -7,30 +7,32 @@ chains, R-hat, ESS, PSIS-LOO); :func:`save_figure` writes any of them atomically
 ``dag``
     The causal DAG: :func:`plot_dag` (a figure) and :func:`draw_dag` (a file).
 ``effects``
-    :func:`plot_effects` (forest of total/NDE/NIE, one run or rival mechanisms side by side),
+    :func:`plot_effects` (forest of total/NDE/NIE, one run or rival mechanisms side by side).
+``curve``
     :func:`effect_curve` / :func:`plot_effect_curve` (effects along the treatment's range).
-``checks``
-    :func:`plot_ppc` (posterior predictive checks), :func:`plot_diagnostics` (trace and rank
-    plots of the parameters the diagnostics name), :func:`plot_loo` (PSIS-LOO comparison).
+``ppc``
+    :func:`plot_ppc` (posterior predictive checks), :func:`posterior_predictive`,
+    :func:`ppc_table`.
+``diagnostics``
+    :func:`plot_diagnostics` (trace and rank plots of the parameters the diagnostics name).
+``loo``
+    :func:`plot_loo` (PSIS-LOO comparison).
 ``sensitivity``
     :func:`plot_confounding` (latent-confounder grid: contours, tipping line, benchmarks) and
     :func:`plot_rho` (an effect against a sensitivity parameter ρ).
 ``base``
-    :func:`save_figure`, :func:`clipped_text`, :class:`PlotError`.
+    :func:`save_figure`, :func:`clipped_text`, :class:`PlotError`, :func:`thin_posterior`.
 """
 
 from __future__ import annotations
 
 from embedcausal.plots.base import PlotError, clipped_text, figure_bytes, save_figure
-from embedcausal.plots.checks import (
-    plot_diagnostics,
-    plot_loo,
-    plot_ppc,
-    posterior_predictive,
-    ppc_table,
-)
+from embedcausal.plots.curve import effect_curve, plot_effect_curve
 from embedcausal.plots.dag import draw_dag, plot_dag
-from embedcausal.plots.effects import effect_curve, plot_effect_curve, plot_effects
+from embedcausal.plots.diagnostics import plot_diagnostics
+from embedcausal.plots.effects import plot_effects
+from embedcausal.plots.loo import plot_loo
+from embedcausal.plots.ppc import plot_ppc, posterior_predictive, ppc_table
 from embedcausal.plots.sensitivity import plot_confounding, plot_rho, tipping_line
 
 __all__ = [

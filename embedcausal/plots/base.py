@@ -4,7 +4,8 @@ Figures are :class:`matplotlib.figure.Figure` objects made without pyplot (nothi
 in pyplot's list of figures, no backend switch) with ``layout="constrained"``, so titles, tick
 labels and legends placed outside the axes are never clipped; :func:`save_figure` writes them
 with ``bbox_inches="tight"`` as well. :func:`clipped_text` lists text that falls outside its
-figure (the tests call it on every figure).
+figure (the tests call it on every figure). :func:`thin_posterior` is the evenly thinned
+posterior that figures computing from draws (effect curve, predictive checks) start from.
 """
 
 from __future__ import annotations
@@ -27,6 +28,8 @@ if TYPE_CHECKING:
 FORMATS = ("png", "svg", "pdf")
 #: font sizes (points) used at the default figure sizes
 FONT = {"label": 10, "tick": 9, "title": 11, "small": 8}
+#: the mechanism effects drawn, in order
+EFFECTS = ("total", "nde", "nie")
 #: one colour per effect, shared by every figure
 EFFECT_COLOURS = {"total": "#1b4f72", "nde": "#b9770e", "nie": "#117a65"}
 EFFECT_LABELS = {
@@ -201,3 +204,24 @@ def clipped_text(fig: Figure, *, tol: float = 1.0) -> list[str]:
         ):
             out.append(t.get_text())
     return out
+
+
+def thin_posterior(idata: Any, draws: int | None) -> Any:
+    """A DataTree with the posterior thinned evenly to at most ``draws`` draws in all.
+
+    The data groups (``constant_data``, ``observed_data``) come along, so PyMC's posterior
+    predictive sampling sees that the model's data are those the posterior was fitted to.
+    """
+    import xarray as xr
+
+    post = idata["posterior"].to_dataset()
+    total = post.sizes["chain"] * post.sizes["draw"]
+    if draws is not None and total > draws:
+        per_chain = max(1, draws // post.sizes["chain"])
+        keep = np.unique(np.linspace(0, post.sizes["draw"] - 1, per_chain).round().astype(int))
+        post = post.isel(draw=keep)
+    groups = {"posterior": post}
+    for g in ("constant_data", "observed_data"):
+        if g in idata.children:
+            groups[g] = idata[g].to_dataset()
+    return xr.DataTree.from_dict(groups)
