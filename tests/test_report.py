@@ -250,3 +250,23 @@ def test_browser_sees_a_broken_image(tmp_path):
     with Browser(_chromium()) as browser:
         page = browser.load(page_file)
     assert page.images[0]["width"] == 0
+
+
+def test_report_of_the_readme_main_run_in_headless_chromium(tmp_path, capsys):
+    """The README's main analysis (models/full.toml on the shipped panel), fitted with few
+    draws, reported by the CLI and opened in the browser."""
+    run_dir, out = tmp_path / "full", tmp_path / "full.html"
+    code, _, err = run_cli(
+        capsys, "fit", REPO / "models" / "full.toml", "--out", run_dir,
+        "--draws", "40", "--tune", "40", "--chains", "1",
+    )  # fmt: skip
+    assert code == 0, err
+    code, _, err = run_cli(capsys, "report", run_dir, "--out", out)
+    assert code == 0, err
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    with Browser(_chromium()) as browser:
+        page = browser.load(out, screenshot=SCREENSHOTS / "report_full.png")
+    assert page.console_errors == [] and page.requests == []
+    assert page.images and all(i["complete"] and i["width"] > 0 for i in page.images)
+    for text in ("inst_ties", "personal_ties", "nde", "nie"):
+        assert text in page.text
