@@ -36,6 +36,7 @@ def study_spec(
     """The model file used for simulated panels: I -> M -> Y, I -> Y, threat, latent U."""
     from embedcausal.spec import ModelSpec
 
+    csv = Path(csv)
     edges = [
         "inst_ties -> participation",
         "threat -> inst_ties",
@@ -66,7 +67,6 @@ def study_spec(
     }
     if not within:
         raw["estimand"]["assume"] = ["no time-invariant confounding (pooled model)"]
-    csv = Path(csv)
     return ModelSpec.from_dict(
         raw, source=f"{csv.stem}.toml", base_dir=csv.parent, check_files=False
     )

@@ -127,11 +127,6 @@ def test_grid_point_and_run_grid_twice(tmp_path):
         assert (tmp_path / f"grid{i}" / "points" / "x2.nc").stat().st_size > 0
 
 
-# Known bug (embedcausal/validation.py): ``fit_seed`` passes ``study_spec`` a str, and
-# ``study_spec`` reads ``csv.stem`` before ``csv = Path(csv)``, so every point fails with
-# "AttributeError: 'str' object has no attribute 'stem'" (RunError), on the first call already.
-# Strict: once fixed, this test passes (about 35 s on 2 cores) and the marker must go.
-@pytest.mark.xfail(raises=ec.RunError, strict=True, reason="study_spec reads str.stem")
 def test_coverage_study_twice(tmp_path):
     fits = []
     for i in range(2):
