@@ -22,6 +22,7 @@ from embedcausal.html.section import (
     number_text,
     png_file_uri,
 )
+from embedcausal.sensitivity.confounding import GRID_COLUMNS
 
 __all__ = ["sweep_section"]
 
@@ -83,17 +84,7 @@ def sweep_section(name: str, d: Path) -> Section:
         c.table(
             "Grid",
             table,
-            [
-                "on_treatment",
-                "on_mediator",
-                "on_outcome",
-                "effect",
-                "mean",
-                "hdi_low",
-                "hdi_high",
-                "excludes_zero",
-                "reliable",
-            ],
+            [*GRID_COLUMNS, "reliable"],
         )
         if "reliable" in table and not table["reliable"].astype(bool).all():
             c.warnings.append("some grid points did not converge (reliable = no)")
@@ -142,7 +133,7 @@ def _ovb_section(name: str, d: Path, ovb: dict) -> Section:
     try:
         from matplotlib.figure import Figure
 
-        from embedcausal.sensitivity.ovb import OVBResult
+        from embedcausal.sensitivity.ovb_result import OVBResult
 
         res = OVBResult(
             **{k: ovb[k] for k in (*keys[:-2], "q", "alpha", "treatment", "outcome")},
@@ -157,7 +148,8 @@ def _ovb_section(name: str, d: Path, ovb: dict) -> Section:
             return fig
 
         o.figure(contour, "OVB contour", "Bias-adjusted estimate over confounder strengths.")
-    except Exception as exc:  # an older or damaged ovb.json: show the stored picture instead
+    except (KeyError, TypeError, ValueError, EmbedcausalError) as exc:
+        # an older or damaged ovb.json: show the stored picture instead
         src = png_file_uri(d / "ovb_contour.png")
         if src:
             o.figures.append({"src": src, "alt": "OVB contour", "caption": "ovb_contour.png"})

@@ -43,6 +43,8 @@ from embedcausal.plan import Design, design
 from embedcausal.spec import ModelSpec
 
 AXES = ("on_treatment", "on_mediator", "on_outcome")
+#: the columns of the grid table shown to users (text summary and HTML report)
+GRID_COLUMNS = (*AXES, "effect", "mean", "hdi_low", "hdi_high", "excludes_zero")
 
 
 def grid_points(

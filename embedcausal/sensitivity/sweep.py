@@ -77,17 +77,13 @@ class SensitivityResult:
                 "",
                 f"latent confounder grid ({len(c.computed)} fitted, {len(c.skipped)} resumed):",
             ]
-            cols = [
-                "on_treatment",
-                "on_mediator",
-                "on_outcome",
-                "effect",
-                "mean",
-                "hdi_low",
-                "hdi_high",
-                "excludes_zero",
-            ]
-            lines.append(c.table[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+            from embedcausal.sensitivity.confounding import GRID_COLUMNS
+
+            lines.append(
+                c.table[list(GRID_COLUMNS)].to_string(
+                    index=False, float_format=lambda x: f"{x:.4f}"
+                )
+            )
             lines.append("tipping point (smallest on_outcome whose interval includes 0):")
             lines.append(c.tipping_point().to_string(index=False))
             if len(c.benchmarks):
