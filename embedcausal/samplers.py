@@ -6,7 +6,12 @@ data are frozen into the graph (constant folding) and the compiled model is cach
 :func:`structure_key`, a key of everything in the graph, so a refit (another seed, more draws)
 or a new strength of the latent confounder in a sensitivity grid (its strengths stay
 ``pm.Data``, swapped with ``with_data``) does not compile again. The same seed gives the same
-draws, compiled fresh or cached.
+draws, compiled fresh or cached, in this process or another, on a busy machine or an idle one:
+nutpie's chains run as threads of one process and call BLAS concurrently, and a multithreaded
+OpenBLAS then runs a call on its thread pool or in the calling thread depending on whether
+another chain holds the pool, so the summation order (and the last bits of every dot product)
+changed from run to run under load. BLAS is therefore single-threaded while nutpie samples
+(:func:`single_threaded_blas`); the chains are the parallelism.
 """
 
 from __future__ import annotations
@@ -91,6 +96,20 @@ def compiled_nutpie(model, key: str, *, swappable: tuple[str, ...] = ()):
     return cached.with_data(**update) if update else cached
 
 
+@contextlib.contextmanager
+def single_threaded_blas():
+    """Limit BLAS to one thread in this process for the duration (threadpoolctl).
+
+    Concurrent callers of a multithreaded OpenBLAS get results whose rounding depends on
+    which of them held the thread pool; with one thread per caller every dot product is
+    summed in one order, so a seed gives the same draws whatever else the machine runs.
+    """
+    from threadpoolctl import threadpool_limits
+
+    with threadpool_limits(limits=1, user_api="blas"):
+        yield
+
+
 def clear_compiled() -> None:
     """Forget the compiled models of this process."""
     _COMPILED.clear()
@@ -122,7 +141,7 @@ def sample_part(
         swappable = tuple(n for n in CONFOUNDER_PARAMS if n in model.named_vars)
         with timer.phase("compile"):
             compiled = compiled_nutpie(model, key, swappable=swappable)
-        with timer.phase("sample"):
+        with timer.phase("sample"), single_threaded_blas():
             sampler = nutpie.sample(
                 compiled,
                 draws=s.draws,

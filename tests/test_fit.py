@@ -144,6 +144,30 @@ def test_same_seed_same_draws_across_processes(sim_csv, run, tmp_path):
     np.testing.assert_array_equal(np.load(out), run.idata["posterior"]["y_beta"].values)
 
 
+def test_blas_is_single_threaded_while_nutpie_samples(sim_csv, monkeypatch):
+    # nutpie's chains are threads calling BLAS at once; a multithreaded OpenBLAS then rounds
+    # differently from run to run under load (same seed, other draws), so BLAS must be
+    # limited to one thread while it samples, and given back afterwards
+    import nutpie
+    from threadpoolctl import threadpool_info
+
+    def blas_threads() -> list[int]:
+        return [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]
+
+    before = blas_threads()
+    seen: list[list[int]] = []
+    real = nutpie.sample
+
+    def spy(*args, **kwargs):
+        seen.append(blas_threads())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(nutpie, "sample", spy)
+    fit(sim_spec(sim_csv), **FAST)
+    assert seen and all(n == 1 for threads in seen for n in threads), seen
+    assert blas_threads() == before
+
+
 def test_run_directory_is_self_contained(run, sim_csv, tmp_path):
     import shutil
 
