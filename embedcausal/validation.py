@@ -18,9 +18,12 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from embedcausal.files import atomic_write
 from embedcausal.parallel import GridPoint, run_grid
 
 EFFECTS = ("total", "nde", "nie")
+#: per-fit diagnostics kept in the study's table (studies run before they were kept: None)
+DIAGNOSTIC_COLUMNS = ("failed_checks", "max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences")
 
 
 def study_spec(
@@ -103,8 +106,29 @@ def fit_seed(payload: dict[str, Any]) -> xr.Dataset:
     ds.attrs.update({f"true_{k}": float(sim.truth[k]) for k in EFFECTS})
     ds.attrs["mechanism"] = p["mechanism"]
     ds.attrs["seed"] = int(p["seed"])
-    ds.attrs["diagnostics_ok"] = int(run.diagnostics.ok)
+    diag = run.diagnostics
+    ds.attrs["diagnostics_ok"] = int(diag.ok)
+    # which checks failed, not just whether: a study whose every fit is flagged must say why
+    ds.attrs["failed_checks"] = ",".join(failed_checks(diag))
+    ds.attrs["max_r_hat"] = float(diag.max_r_hat)
+    ds.attrs["min_ess_bulk"] = float(diag.min_ess_bulk)
+    ds.attrs["min_ess_tail"] = float(diag.min_ess_tail)
+    ds.attrs["divergences"] = int(diag.divergences)
     return ds
+
+
+def failed_checks(diag) -> list[str]:
+    """The names of the checks a fit's :class:`~embedcausal.diagnostics.Diagnostics` failed.
+
+    One or more of ``r_hat``, ``ess_bulk``, ``ess_tail`` (from the parameters it names),
+    ``divergences`` and ``bfmi``; empty when the fit passed.
+    """
+    out = [k for k in ("r_hat", "ess_bulk", "ess_tail") if k in diag.worst]
+    if diag.divergences:
+        out.append("divergences")
+    if diag.min_bfmi is not None and diag.min_bfmi < diag.thresholds["bfmi"]:
+        out.append("bfmi")
+    return out
 
 
 def coverage_study(
@@ -164,6 +188,7 @@ def coverage_study(
                     "hdi_high": hi,
                     "covered": bool(lo <= truth <= hi),
                     "diagnostics_ok": bool(ds.attrs["diagnostics_ok"]),
+                    **{k: ds.attrs.get(k) for k in DIAGNOSTIC_COLUMNS},
                 }
             )
     fits = pd.DataFrame(rows)
@@ -183,9 +208,8 @@ def coverage_study(
     summary["rmse"] = np.sqrt(summary.pop("mse"))
     summary["hdi_prob"] = hdi_prob
     out = Path(out_dir)
-    fits.to_csv(out / "fits.csv", index=False)
-    summary.to_csv(out / "coverage.csv", index=False)
-    (out / "study.json").write_text(
-        json.dumps(context | {"seeds": list(map(int, seeds)), "mechanisms": list(mechanisms)})
-    )
+    atomic_write(out / "fits.csv", lambda p: fits.to_csv(p, index=False))
+    atomic_write(out / "coverage.csv", lambda p: summary.to_csv(p, index=False))
+    study = context | {"seeds": list(map(int, seeds)), "mechanisms": list(mechanisms)}
+    atomic_write(out / "study.json", lambda p: p.write_text(json.dumps(study)))
     return fits, summary

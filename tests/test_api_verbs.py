@@ -140,6 +140,10 @@ def test_coverage_study_twice(tmp_path):
         )
         assert list(rows["effect"]) == ["total", "nde", "nie"]
         assert {"truth", "mean", "hdi_low", "hdi_high", "covered"} <= set(rows.columns)
+        # a flagged fit says which check it failed (so few draws: the effective sample size)
+        assert {"failed_checks", "max_r_hat", "min_ess_bulk", "divergences"} <= set(rows.columns)
+        assert not rows["diagnostics_ok"].any()
+        assert rows["failed_checks"].str.contains("ess_bulk").all()
         assert set(summary["effect"]) == {"total", "nde", "nie"}
         assert (summary["fits"] == 1).all()
         assert (tmp_path / f"study{i}" / "coverage.csv").stat().st_size > 0
