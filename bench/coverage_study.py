@@ -14,7 +14,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", required=True)
     ap.add_argument("--seeds", type=int, default=20)
-    ap.add_argument("--draws", type=int, default=500)
+    ap.add_argument("--draws", type=int, default=1000)
+    ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--jobs", type=int, default=1)
     ap.add_argument("--scheduler")
     ap.add_argument("--resume", action="store_true")
@@ -24,13 +25,18 @@ def main() -> None:
         seeds=range(args.seeds),
         draws=args.draws,
         tune=args.draws,
+        chains=args.chains,
         jobs=args.jobs,
         scheduler=args.scheduler,
         resume=args.resume,
         progress=True,
     )
     print(summary.to_string(index=False, float_format=lambda x: f"{x:.3f}"))
-    print(f"fits with failed diagnostics: {int((~fits['diagnostics_ok']).sum() // 3)}")
+    per_fit = fits.drop_duplicates(["mechanism", "seed"])
+    print(f"fits with failed diagnostics: {int((~per_fit['diagnostics_ok']).sum())}")
+    for check, n in per_fit["failed_checks"].str.split(",").explode().value_counts().items():
+        if check:
+            print(f"  failing {check}: {n}")
 
 
 if __name__ == "__main__":
