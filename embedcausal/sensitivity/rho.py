@@ -33,7 +33,14 @@ from embedcausal.sensitivity.confounding import fingerprint
 from embedcausal.sensitivity.rho_effects import crossings, rho_gcomp
 from embedcausal.spec import SEED_LIMIT, ModelSpec
 
-__all__ = ["RHO_COLUMNS", "RhoResult", "fit_rho_point", "rho_points", "rho_sensitivity"]
+__all__ = [
+    "RHO_COLUMNS",
+    "RhoResult",
+    "fit_rho_point",
+    "rho_points",
+    "rho_sensitivity",
+    "sample_rho",
+]
 
 #: the columns of ``rho.csv``
 RHO_COLUMNS = (
@@ -73,24 +80,21 @@ def _compiled(d: Design):
     return worker_cache(_key(d), build)
 
 
-def fit_rho_point(d: Design, params: dict[str, Any]) -> xr.Dataset:
-    """Fit the ρ-model at ``params["rho"]`` (the task :func:`run_grid` runs per point).
+def sample_rho(d: Design, rho: float) -> tuple[xr.DataTree, Counterfactual]:
+    """Sample the ρ-model at ``rho``: (posterior, its compiled counterfactual function).
 
-    Returns the effect draws (dims ``chain``, ``draw``) with ``rho`` and the sampler's
-    diagnostics as attributes.
+    The model is built and compiled once per process; ``rho`` is swapped as data.
     """
     import pymc as pm
 
     from embedcausal.correlated import RHO_PARAM
-    from embedcausal.diagnostics import diagnose
     from embedcausal.samplers import sample_part
     from embedcausal.timing import Timer
     from embedcausal.traces import assemble, check_complete
 
-    rho = float(params["rho"])
     model, counterfactual = _compiled(d)
     with model:
-        pm.set_data({RHO_PARAM: rho})
+        pm.set_data({RHO_PARAM: float(rho)})
     spec = d.spec
     trace = sample_part(
         model,
@@ -101,7 +105,19 @@ def fit_rho_point(d: Design, params: dict[str, Any]) -> xr.Dataset:
         timer=Timer(),
     )
     check_complete(trace, spec, "joint")
-    idata = assemble([("joint", trace)], d)
+    return assemble([("joint", trace)], d), counterfactual
+
+
+def fit_rho_point(d: Design, params: dict[str, Any]) -> xr.Dataset:
+    """Fit the ρ-model at ``params["rho"]`` (the task :func:`run_grid` runs per point).
+
+    Returns the effect draws (dims ``chain``, ``draw``) with ``rho`` and the sampler's
+    diagnostics as attributes.
+    """
+    from embedcausal.diagnostics import diagnose
+
+    rho = float(params["rho"])
+    idata, counterfactual = sample_rho(d, rho)
     ds = rho_gcomp(idata, d, rho, counterfactual=counterfactual)
     diag = diagnose(idata)
     ds.attrs["diagnostics_ok"] = int(diag.ok)
