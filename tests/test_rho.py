@@ -124,7 +124,7 @@ def test_crossings_interpolate_the_mean_and_the_interval():
             "rho": [0.0, 0.5, 0.0, 0.5],
             "effect": ["nie", "nie", "nde", "nde"],
             "mean": [0.1, -0.1, 0.2, 0.1],
-            "hdi_low": [0.05, -0.2, 0.1, 0.05],
+            "hdi_low": [0.05, -0.2, 0.1, -0.1],
             "hdi_high": [0.2, -0.05, 0.3, 0.2],
         }
     )
@@ -134,7 +134,11 @@ def test_crossings_interpolate_the_mean_and_the_interval():
     assert (nie["rho_at_zero"], nie["interval_from"], nie["interval_to"]) == pytest.approx(
         (0.25, 0.1, 0.4)
     )
-    assert got.iloc[1]["effect"] == "nde" and np.isnan(got.iloc[1]["rho_at_zero"])
+    nde = got.iloc[1]  # its mean stays above 0; its interval includes 0 from rho = 0.25 on
+    assert nde["effect"] == "nde" and np.isnan(nde["rho_at_zero"])
+    assert (nde["interval_from"], nde["interval_to"]) == pytest.approx((0.25, 0.5))
+    never = crossings(table.assign(hdi_low=0.01), ("nde",)).iloc[0]
+    assert np.isnan(never["interval_from"]) and np.isnan(never["interval_to"])
 
 
 def test_python_values_are_checked_before_sampling(tmp_path):

@@ -147,6 +147,13 @@ def _zeros(x: np.ndarray, y: np.ndarray) -> list[float]:
     return out
 
 
+def _around(r: float, bounds: list[float], x: np.ndarray) -> tuple[float, float]:
+    """The nearest bounds below and above ``r`` (the grid's ends when there are none)."""
+    below = [b for b in bounds if b <= r]
+    above = [b for b in bounds if b >= r]
+    return (below[-1] if below else float(x[0]), above[0] if above else float(x[-1]))
+
+
 def crossings(table: pd.DataFrame, effects: tuple[str, ...] = ("nie", "nde", "total")):
     """Where each effect's posterior mean crosses 0 as ρ varies, and its interval around it.
 
@@ -163,7 +170,9 @@ def crossings(table: pd.DataFrame, effects: tuple[str, ...] = ("nie", "nde", "to
         :data:`CROSSING_COLUMNS`: one row per crossing of the mean (linear interpolation
         between grid points); ``interval_from``, ``interval_to``: the range of ρ around it in
         which the interval includes 0 (where ``hdi_low`` or ``hdi_high`` crosses 0, or the end
-        of the grid). An effect whose mean never crosses 0 on the grid has one row of NaN.
+        of the grid). An effect whose mean never crosses 0 on the grid has one row with
+        ``rho_at_zero`` NaN, and as its interval the first range of ρ in which the interval
+        includes 0 (NaN when it never does).
 
     Examples
     --------
@@ -183,16 +192,9 @@ def crossings(table: pd.DataFrame, effects: tuple[str, ...] = ("nie", "nde", "to
         )
         found = _zeros(x, g["mean"].to_numpy(float))
         for r in found:
-            below = [b for b in bounds if b <= r]
-            above = [b for b in bounds if b >= r]
-            rows.append(
-                {
-                    "effect": e,
-                    "rho_at_zero": r,
-                    "interval_from": below[-1] if below else float(x[0]),
-                    "interval_to": above[0] if above else float(x[-1]),
-                }
-            )
+            rows.append(dict(zip(CROSSING_COLUMNS, (e, r, *_around(r, bounds, x)), strict=True)))
         if not found:
-            rows.append({"effect": e} | dict.fromkeys(CROSSING_COLUMNS[1:], np.nan))
+            inside = x[(g["hdi_low"].to_numpy(float) <= 0) & (g["hdi_high"].to_numpy(float) >= 0)]
+            span = _around(float(inside[0]), bounds, x) if len(inside) else (np.nan, np.nan)
+            rows.append(dict(zip(CROSSING_COLUMNS, (e, np.nan, *span), strict=True)))
     return pd.DataFrame(rows, columns=list(CROSSING_COLUMNS))
