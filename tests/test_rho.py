@@ -264,3 +264,32 @@ def test_cli_writes_rho_files_and_keeps_the_contract(tmp_path, capsys):
     again = json.loads(capsys.readouterr().out)["rho"]
     assert again["computed"] == [] and sorted(again["skipped"]) == ["rho0", "rho0.5"]
     pd.testing.assert_frame_equal(pd.read_csv(out / "rho.csv"), table)
+
+
+@pytest.mark.slow
+def test_rho_workers_neither_identify_nor_read_data(tmp_path):
+    """``--jobs 2``: the points run in other processes, which get the Design and never call
+    DoWhy or read the CSV."""
+    import os
+
+    import _sweep_tasks
+
+    from embedcausal.parallel import run_grid
+    from embedcausal.sensitivity.confounding import fingerprint
+    from embedcausal.sensitivity.rho import rho_points
+
+    frame, _ = simulate(150, RHO0, seed=6)
+    sampler = "draws = 50\ntune = 50\nchains = 1"
+    d = ec.design(write_model(tmp_path, frame, rho="[0.0]", sampler=sampler))
+    res = run_grid(
+        _sweep_tasks.counted_rho_point,
+        rho_points([0.0, 0.4]),
+        tmp_path / "grid",
+        jobs=2,
+        context=d,
+        fingerprint=fingerprint(d),
+        progress=False,
+    )
+    attrs = [res.load(k).attrs for k in res.keys]
+    assert len(attrs) == 2 and {int(a["pid"]) for a in attrs}.isdisjoint({os.getpid()})
+    assert all(int(a["dowhy_calls"]) == 0 and int(a["read_csv_calls"]) == 0 for a in attrs)
