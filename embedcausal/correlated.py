@@ -59,8 +59,8 @@ def correlated_outcome(design: Design, eta_y, observed, mediator, eta_m):
     Returns
     -------
     TensorVariable
-        The outcome's observed variable (named after the outcome node); adds the ``pm.Data``
-        :data:`RHO_PARAM` (0 until set) and the deterministic-free residual graph.
+        The outcome's observed variable (named after the outcome node). The ``pm.Data``
+        :data:`RHO_PARAM` (0 until set) is added to the model.
 
     See Also
     --------

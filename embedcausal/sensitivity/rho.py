@@ -59,7 +59,7 @@ RHO_EFFECTS = ("total", "nde", "nie", "prop_mediated")
 
 
 def rho_points(values: Sequence[float]) -> list[GridPoint]:
-    """One grid point per ρ, keyed exactly (``rho-0.25``)."""
+    """One grid point per ρ, keyed exactly (``rho0.25``, ``rho-0.5``)."""
     return [GridPoint(point_key(rho=float(r)), {"rho": float(r)}) for r in values]
 
 
