@@ -140,6 +140,20 @@ def make_sweep(root: Path) -> Path:
         )
     )
     (d / "prior_sets.csv").write_bytes(b"\x00\xff not a csv \x00")
+    pd.DataFrame(
+        [
+            {
+                "rho": r,
+                "effect": e,
+                "mean": m,
+                "sd": 0.02,
+                "hdi_low": m - 0.03,
+                "hdi_high": m + 0.03,
+            }
+            for r in (0.0, 0.3, 0.6)
+            for e, m in (("nie", 0.06 - 0.2 * r), ("nde", 0.04 + 0.05 * r))
+        ]
+    ).assign(hdi_prob=0.9, reliable=True).to_csv(d / "rho.csv", index=False)
     return d
 
 
@@ -190,6 +204,8 @@ def test_report_sections(report):
         "Tipping line of the total effect",
         "DoWhy refuters",
         "prior_sets.csv: unreadable",  # a damaged part is reported, not fatal
+        "Correlated mediator and outcome errors (ρ)",
+        "Where the mean crosses 0",
     ):
         assert text in html, text
     assert html.count("<img ") >= 12

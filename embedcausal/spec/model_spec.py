@@ -332,6 +332,8 @@ class ModelSpec:
             if s.priors:
                 for set_name, priors in s.priors.sets.items():
                     self._validate_priors(f"sensitivity.priors.sets.{set_name}", priors, fill=False)
+            if s.rho is not None:
+                self._check_rho()
         if self._check_files and not self.data_path.is_file():
             raise self._err(
                 "data.path",
@@ -341,6 +343,18 @@ class ModelSpec:
         if self.data_path.suffix.lower() not in (".csv", ".parquet"):
             raise self._err("data.path", f"{shown(self.data.path)} is not a .csv or .parquet file")
         self._dag = dag.with_roles(treatment=e.treatment, mediator=e.mediator, outcome=e.outcome)
+
+    def _check_rho(self) -> None:
+        """``sensitivity.rho`` needs a Gaussian mediator and a probit or Gaussian outcome."""
+        m, why = self.model, None
+        if self.estimand.mediator is None:
+            why = "estimand.mediator is not set; expected a mediator node"
+        elif m.mediator_family != "gaussian":
+            why = f"model.mediator_family is {shown(m.mediator_family)}; expected 'gaussian'"
+        elif m.family == "bernoulli" and m.link != "probit":
+            why = f"model.link is {shown(m.link)}; expected 'probit' (or family 'gaussian')"
+        if why:
+            raise self._err("sensitivity.rho", f"ρ is the correlation of normal errors, but {why}")
 
     def _confounder_edges(self, edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
         """``dag.confounders`` as edges to the treatment, mediator and outcome (new ones only);
