@@ -16,7 +16,7 @@ their levels but the first in sorted order ("bachelor's degree or higher", "fema
 statsmodels' formulas; the reference level leaves the fitted values and so the effects
 unchanged.
 
-The same data with a treatment × mediator interaction (Tingley et al. 2014, section 3.2), from
+The same data with a treatment × mediator interaction (Tingley et al. 2014, section 3.1.1), from
 the model file ``tests/model_files/framing_interaction.toml``::
 
     emo ~ treat + age + educ + gender + income                     (Gaussian)
