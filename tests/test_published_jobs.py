@@ -91,7 +91,7 @@ def test_jobs_effects_within_the_published_uncertainty():
     simulations (Monte Carlo error about SE/30) and this fit's Monte Carlo error is of the same
     order, so 0.25 SE leaves room for prior and seed without hiding a wrong model. The
     posterior SD must be within a factor 1.5 of the published SE. Measured (seed 1997): within
-    0.05 SE, SD ratios 1.01; about a minute and a half of sampling on 2 cores.
+    0.05 SE, SD ratios 1.01; 35–90 s of sampling on the shared 2 cores.
     """
     d = design(load_spec(MODEL_FILE))
     run = fit(d, progress=False)

@@ -87,7 +87,7 @@ def test_student_effects_within_the_published_uncertainty():
     effects, not from a joint posterior, and fits the intercept-slope correlation that this
     model leaves out; hence 0.3 SE. The posterior SD
     must be within a factor 1.5 of the published SE. Measured (seed 2014, 2 × 1000 draws):
-    within 0.13 SE, SD ratios 0.92–1.00; about 2.5 minutes of sampling (9,679 rows, 568
+    within 0.13 SE, SD ratios 0.92–1.00; 130–140 s of sampling (9,679 rows, 568
     schools), the diagnostics just short of ArviZ's thresholds (R-hat ≤ 1.014, bulk ESS of
     the school SDs 189), which the test does not assert.
     """
