@@ -7,7 +7,8 @@ import math
 
 import pandas as pd
 
-_LABELS = {
+#: how each effect is named in text tables and on the report's page
+EFFECT_LABELS = {
     "total": "total effect",
     "nde": "natural direct effect (NDE)",
     "nie": "natural indirect effect (NIE)",
@@ -65,7 +66,7 @@ def format_table(table: pd.DataFrame) -> str:
         hdi = (
             f"[{_num(r['hdi_low'])}, {_num(r['hdi_high'])}]" if not math.isnan(r["hdi_low"]) else ""
         )
-        label = _LABELS.get(r["effect"], r["effect"])
+        label = EFFECT_LABELS.get(r["effect"], r["effect"])
         ref = r.get("reference", "")
         ref = ref if isinstance(ref, str) else ""
         p_rope = f" {_num(_get(r, 'p_rope'), 2):>11}" if with_rope else ""
@@ -97,7 +98,8 @@ def format_effects(run) -> str:
     """The effects of a run with its contrast, identification, diagnostics and assumptions."""
     spec = run.spec
     e = spec.estimand
-    t0, t1 = run.contrast
+    t0, t1 = run.prepared.contrast_shown
+    units = f"levels of {e.treatment}" if run.prepared.contrast_labels else f"{e.treatment}'s units"
     scale = (
         "probability scale"
         if getattr(spec.model, "family", "bernoulli") == "bernoulli"
@@ -105,7 +107,7 @@ def format_effects(run) -> str:
     )
     out = [
         f"{spec.name}: effect of {e.treatment} on {e.outcome} "
-        f"({t0:g} -> {t1:g} in {e.treatment}'s units; {scale}, averaged over {run.n_obs} "
+        f"({t0} -> {t1} in {units}; {scale}, averaged over {run.n_obs} "
         "observed rows)",
     ]
     if run.dropped:

@@ -97,8 +97,8 @@ def axes_for(
 
 def contrast_text(run: Any) -> str:
     """``"inst_ties 12 → 33"``: the treatment contrast of a run in data units."""
-    t0, t1 = run.contrast
-    return f"{run.spec.estimand.treatment} {t0:g} → {t1:g}"
+    t0, t1 = run.prepared.contrast_shown
+    return f"{run.spec.estimand.treatment} {t0} → {t1}"
 
 
 def effect_axis_label(run: Any, *, contrast: bool = True) -> str:
