@@ -116,6 +116,8 @@ def test_errors_are_one_line(contrast, frame_edit, error, fragments):
 
 def test_fit_recovers_the_sign_and_tables_name_the_levels(tmp_path):
     from embedcausal.fitting import fit
+    from embedcausal.html import write_report
+    from embedcausal.plots import PlotError, effect_curve
     from embedcausal.report import format_effects
     from embedcausal.runs import load_run
 
@@ -134,3 +136,11 @@ def test_fit_recovers_the_sign_and_tables_name_the_levels(tmp_path):
     assert "(control -> treated in levels of arm;" in format_effects(back)
     again = effects_table(back.idata["effects"].to_dataset())
     assert set(again["contrast"]) == {"arm: control -> treated"}
+    # and the HTML report says it in level names
+    html = write_report([tmp_path / "arm"], tmp_path / "r.html", curve=True, ppc=False)
+    page = html.read_text(encoding="utf-8")
+    assert "effect curve" not in page  # two levels: no values between them
+    with pytest.raises(PlotError, match=r"treatment 'arm' is categorical"):
+        effect_curve(back)
+    assert "Effects of arm control → treated (levels of arm), probability scale" in page
+    assert "Contrast arm control → treated (levels of arm)" in page

@@ -214,7 +214,7 @@ def _effects_section(run: Any, *, curve: bool, ppc: bool) -> Section:
         "effects forest plot",
         "Posterior mean and HDI of each effect (draws pooled over chains).",
     )
-    if curve:
+    if curve and run.prepared.contrast_labels is None:  # a categorical treatment: no curve
         s.figure(
             lambda: plot_effect_curve(run),
             "effect curve",
