@@ -96,8 +96,13 @@ def axes_for(
 
 
 def contrast_text(run: Any) -> str:
-    """``"inst_ties 12 → 33"``: the treatment contrast of a run in data units."""
-    t0, t1 = run.prepared.contrast_shown
+    """``"inst_ties 12 → 33"``: the treatment contrast of a run in data units (a categorical
+    treatment's level names: ``"arm control → treated"``)."""
+    prepared = getattr(run, "prepared", None)  # what plots read of a run may be duck-typed
+    if prepared is not None:
+        t0, t1 = prepared.contrast_shown
+    else:
+        t0, t1 = (f"{v:g}" for v in run.contrast)
     return f"{run.spec.estimand.treatment} {t0} → {t1}"
 
 
