@@ -266,6 +266,8 @@ def gcomp(
         "link": outcome_link(design),
         "method": "g-computation over the posterior, averaged over observed rows",
     }
+    if d.contrast_labels is not None:  # a categorical treatment: its level names
+        attrs["contrast_from_label"], attrs["contrast_to_label"] = d.contrast_labels
     if m_star is not None:
         attrs["four_way_at"] = float(m_star)
     if design.spec.estimand.rope is not None:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from embedcausal.dag import CausalDAG, parse_edge
 from embedcausal.errors import DAGError, SpecError, expected, shown
 from embedcausal.priors import Prior, PriorError, parse_prior
+from embedcausal.spec.estimand import is_level
 from embedcausal.spec.messages import spec_error
 from embedcausal.spec.schema import DEFAULT_VARYING, PRIOR_SLOTS, FileModel
 
@@ -248,6 +249,15 @@ class ModelSpec:
                 "expected two different values of treatment column "
                 f"{shown(self.column(e.treatment))}",
             )
+        if e.contrast is not None and e.contrast.levels is None:
+            ends = (e.contrast.from_, e.contrast.to)
+            if any(is_level(v) for v in ends):
+                raise self._err(
+                    "estimand.contrast",
+                    f"from = {shown(ends[0])} and to = {shown(ends[1])} mix a level name with a "
+                    "quantile or number; expected two level names of a categorical treatment "
+                    "or two quantiles/numbers",
+                )
         for node in self.data.columns:
             need_node(f"data.columns.{node}", node)
         for i, node in enumerate(self.data.factors):
