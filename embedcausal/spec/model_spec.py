@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from embedcausal.dag import CausalDAG, parse_edge
 from embedcausal.errors import DAGError, SpecError, expected, shown
 from embedcausal.priors import Prior, PriorError, parse_prior
+from embedcausal.spec.confounders import confounder_edges
 from embedcausal.spec.estimand import is_level
 from embedcausal.spec.messages import spec_error
 from embedcausal.spec.schema import DEFAULT_VARYING, PRIOR_SLOTS, FileModel
@@ -367,23 +368,11 @@ class ModelSpec:
             raise self._err("sensitivity.rho", f"ρ is the correlation of normal errors, but {why}")
 
     def _confounder_edges(self, edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """``dag.confounders`` as edges to the treatment, mediator and outcome (new ones only);
-        kept as ``self.confounder_edges`` (``"c -> t"``) for ``embedcausal check``."""
+        """``dag.confounders`` as new edges, kept as ``self.confounder_edges`` for ``check``."""
         e = self.estimand
         roles = {e.treatment: "treatment", **({e.mediator: "mediator"} if e.mediator else {})}
         roles[e.outcome] = "outcome"
-        seen, new = set(edges), []
-        for i, c in enumerate(self.dag_section.confounders):
-            if c in roles:
-                raise self._err(
-                    f"dag.confounders[{i}]",
-                    f"{shown(c)} is the {roles[c]}; expected a common cause of "
-                    + ", ".join(shown(n) for n in roles),
-                )
-            for target in roles:
-                if (c, target) not in seen:
-                    seen.add((c, target))
-                    new.append((c, target))
+        new = confounder_edges(self.dag_section.confounders, roles, edges, self._err)
         self.confounder_edges = [f"{a} -> {b}" for a, b in new]
         return new
 
