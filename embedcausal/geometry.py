@@ -55,6 +55,8 @@ CENTER_ABOVE = 1.0
 SPLIT_ABOVE = 0.5
 #: levels a grouping needs per coefficient (and intercept) before its mean holds predictors
 MIN_LEVELS_PER_TERM = 4
+#: levels a grouping needs before its mean holds the intercept (see plan_part)
+MIN_INTERCEPT_LEVELS = 10
 Part = Literal["outcome", "mediator"]
 PREFIX = {"outcome": "y", "mediator": "m"}
 
@@ -146,14 +148,6 @@ def groupings(varying: list[str]) -> list[tuple[str, str | None]]:
         else:
             out.setdefault(parts[0], None)
     return list(out.items())
-
-
-def _constant_within(x: np.ndarray, codes: np.ndarray, n: int) -> bool:
-    lo = np.full(n, np.inf)
-    hi = np.full(n, -np.inf)
-    np.minimum.at(lo, codes, x)
-    np.maximum.at(hi, codes, x)
-    return bool(np.all(hi - lo <= 1e-9 * (1.0 + np.abs(hi))))
 
 
 def _residuals(target: np.ndarray, X: np.ndarray) -> np.ndarray:
@@ -322,8 +316,9 @@ def plan_part(design: Design, part: Part) -> PartPlan:
     for s, _ in slopes:
         home.pop(s, None)
     # the intercept goes where the prior pins the level least (largest σ̂/√n): the levels of the
-    # other groupings then drift least against it
-    many = [g for g in mostly if len(d.coords[g]) >= MIN_LEVELS_PER_TERM]
+    # other groupings then drift least against it. Not into a grouping of a few levels: given
+    # them, the intercept's sd is σ/√k, a funnel as σ's wide posterior nears 0 (five regions)
+    many = [g for g in mostly if len(d.coords[g]) >= MIN_INTERCEPT_LEVELS]
     intercept = max(many, key=lambda g: spread[g], default=None)
     plans = tuple(
         GroupPlan(

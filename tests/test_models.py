@@ -114,6 +114,27 @@ def test_plan_centres_informative_groupings_and_moves_group_level_terms(frame):
     assert sum(g.intercept for g in plan_part(forced, "outcome").groups) == 1
 
 
+def test_plan_keeps_the_intercept_out_of_a_grouping_of_few_levels(tmp_path):
+    # given five centred region effects the intercept's sd is σ_region/√5: a funnel as the
+    # region scale's wide posterior nears 0 (divergences on the held-out 9k panels)
+    from _specs import sim_spec
+
+    from embedcausal.geometry import MIN_INTERCEPT_LEVELS
+    from embedcausal.simulation import simulate
+
+    csv = tmp_path / "personal.csv"
+    simulate("personal", seed=20201, n_countries=150, n_missions=60).save(csv)
+    d = design(sim_spec(csv))
+    for part in ("outcome", "mediator"):
+        groups = {g.name: g for g in plan_part(d, part).groups}
+        region = groups["region"]
+        assert len(region.centered) < MIN_INTERCEPT_LEVELS
+        # the regions are centred (the data pin them), so they could have held it
+        assert region.mostly_centered and not region.intercept
+        assert sum(g.intercept for g in groups.values()) == 1
+        assert groups["region"].zero_sum  # and their effects sum to zero instead
+
+
 def with_values(model, tree: xr.DataTree, **values) -> xr.DataTree:
     """Set free variables (name -> function of the old array) and recompute deterministics."""
     post = tree["posterior"].to_dataset()
