@@ -55,6 +55,13 @@ def _pss() -> float:
         return float("nan")
 
 
+def _malloc_trim() -> None:
+    import ctypes
+
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
 def _reset_peak() -> None:
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")
@@ -63,7 +70,8 @@ def _reset_peak() -> None:
 class Recorder:
     """Rows ``(phase, RSS after, phase peak, peak so far, Δ RSS)`` in MB."""
 
-    def __init__(self) -> None:
+    def __init__(self, trim: bool = False) -> None:
+        self.trim = trim
         self.rows: list[dict[str, Any]] = []
         self.peak = _status()["VmHWM"]
         self.last = _status()["VmRSS"]
@@ -85,6 +93,10 @@ class Recorder:
             }
         )
         self.last = s["VmRSS"]
+        if self.trim:  # what glibc holds freed but not returned to the system
+            _malloc_trim()
+            self.rows[-1]["trimmed_mb"] = _status()["VmRSS"] - s["VmRSS"]
+            self.last = _status()["VmRSS"]
         _reset_peak()
 
     @contextlib.contextmanager
@@ -200,7 +212,7 @@ WORKERS = {"embedcausal": work_embedcausal, "pymc-nutpie": work_nutpie}
 
 
 def worker(args: argparse.Namespace) -> None:
-    rec = Recorder()
+    rec = Recorder(trim=args.trim)
     rec.mark("python + bench helpers")
     s = Settings(draws=args.draws, tune=args.tune, chains=args.chains)
     try:
@@ -222,6 +234,7 @@ COLUMNS = [
     ("PSS after MB", "pss_mb", ".0f"),
     ("s", "seconds", ".1f"),
 ]
+TRIM_COLUMN = ("malloc_trim MB", "trimmed_mb", "+.0f")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -233,6 +246,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--tune", type=int, default=1000)
     ap.add_argument("--chains", type=int, default=4)
     ap.add_argument("--save", action="store_true", help="also save embedcausal's run directory")
+    ap.add_argument(
+        "--trim",
+        action="store_true",
+        help="call malloc_trim(0) after each phase and report what it returned (diagnosis)",
+    )
     ap.add_argument("--json", type=Path)
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--csv", type=Path, help=argparse.SUPPRESS)
@@ -270,6 +288,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--chains",
                 str(args.chains),
                 *(["--save"] if args.save else []),
+                *(["--trim"] if args.trim else []),
             ]
             proc = subprocess.run(cmd, env=worker_env(), cwd=REPO, capture_output=True, text=True)
             if proc.returncode != 0 or not out.exists():
@@ -279,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
             results[name] = rows
             peak = max(r["peak_so_far_mb"] for r in rows)
             print(f"\n## {name}: peak RSS {peak / 1024:.2f} GB ({peak:.0f} MB)\n")
-            print(format_table(rows, COLUMNS))
+            print(format_table(rows, [*COLUMNS, *([TRIM_COLUMN] if args.trim else [])]))
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(results, indent=2))
