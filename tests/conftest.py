@@ -2,13 +2,7 @@
 
 from __future__ import annotations
 
-import dowhy  # noqa: F401
 import pytest
-
-# DoWhy is imported here so that identification asks it in this process: without it each new
-# graph starts a child process that imports DoWhy (embedcausal.identification.dowhy_adapter),
-# a few seconds for each of the suite's many graphs. test_dowhy_adapter checks the
-# child's answers against this process's.
 
 
 @pytest.fixture(scope="session")

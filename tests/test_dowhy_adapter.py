@@ -116,30 +116,3 @@ def test_identification_through_dowhy_is_silent_and_records_its_answer(capsys):
     assert record["frontdoor_variables"] == ["m"]
     out = capsys.readouterr()
     assert out.out == "" and out.err == ""
-
-
-def test_dowhy_is_asked_in_a_child_and_answers_as_in_this_process():
-    # DoWhy's imports (~100 MB: scikit-learn, statsmodels, SymPy) stay out of the process
-    # that fits; the child's answer is the one DoWhy gives in-process
-    import json
-    import subprocess
-
-    from embedcausal.identification.dowhy_adapter import _ask_dowhy
-
-    code = (
-        "import json, sys\n"
-        "from embedcausal.dag import CausalDAG\n"
-        "from embedcausal.identification.dowhy_adapter import dowhy_record\n"
-        "dag = CausalDAG.from_edges(['u -> x', 'u -> y', 'x -> m', 'm -> y'], latent=['u'])\n"
-        "recs = {e: dowhy_record(dag, 'x', 'y', e) for e in ('ate', 'nde', 'nie')}\n"
-        "print(json.dumps({'records': recs, 'dowhy': 'dowhy' in sys.modules}))\n"
-    )
-    done = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=600
-    )
-    child = json.loads(done.stdout.splitlines()[-1])
-    assert child["dowhy"] is False
-    dag = CausalDAG.from_edges(["u -> x", "u -> y", "x -> m", "m -> y"], latent=["u"])
-    for estimand, record in child["records"].items():
-        assert "error" not in record
-        assert record == _ask_dowhy(dag.to_gml(), dag.observed, "x", "y", estimand)

@@ -4,18 +4,13 @@ DoWhy is a second opinion: :func:`dowhy_record` asks ``CausalModel.identify_effe
 records the answer as a plain dict; :func:`total_disagreements` and
 :func:`natural_disagreements` word the differences from the graph's own answer (the graph
 wins). :func:`quiet_dowhy` mutes DoWhy around any call into it (also used by
-:mod:`embedcausal.sensitivity.refuters`). Unless DoWhy is imported already, it is asked in a
-child process, so that its imports (~100 MB) stay out of the process that samples.
+:mod:`embedcausal.sensitivity.refuters`).
 """
 
 from __future__ import annotations
 
-import builtins
 import contextlib
-import copy
 import logging
-import os
-import sys
 import threading
 import warnings
 from collections.abc import Iterator
@@ -143,13 +138,6 @@ def _strs(value: Any) -> list[str] | None:
 def dowhy_record(dag: CausalDAG, t: str, y: str, estimand: str) -> dict:
     """What DoWhy's identifier says, as a plain dict (``{"error": ...}`` if it failed).
 
-    DoWhy is asked in a short-lived child process unless this process has imported it
-    already: importing DoWhy pulls in scikit-learn, statsmodels, SymPy and causal-learn, about
-    100 MB that a fit would otherwise carry through sampling (``docs/performance.md``). The
-    child answers every estimand of ``(dag, t, y)`` at once and the answers are kept for this
-    process, so a model file costs one child. Warnings DoWhy emits there that are not in
-    :data:`KNOWN_DOWHY_WARNINGS` are emitted again here.
-
     Parameters
     ----------
     dag : CausalDAG
@@ -167,37 +155,13 @@ def dowhy_record(dag: CausalDAG, t: str, y: str, estimand: str) -> dict:
         ``backdoor_variables``, ``frontdoor_variables``, ``instrumental_variables`` and
         ``mediator_variables``.
     """
-    query = (dag.to_gml(), tuple(dag.observed), t, y)
-    if (*query, estimand) not in _RECORDS:
-        if "dowhy" in sys.modules or not sys.executable:
-            return _ask_dowhy(*query, estimand)  # cheap once imported: asked every time
-        try:
-            answers = _ask_dowhy_in_child(*query)
-        except Exception as exc:  # the child failed, or a warning it passed on raised here:
-            # recorded like DoWhy failing in this process, and not kept
-            return {
-                "estimand_type": ESTIMANDS[estimand],
-                "error": f"{type(exc).__name__}: {exc}",
-            }
-        for e, record in answers.items():
-            _RECORDS[(*query, e)] = record
-    return copy.deepcopy(_RECORDS[(*query, estimand)])
-
-
-#: the children's answers in this process, by (GML, observed nodes, treatment, outcome, estimand)
-_RECORDS: dict[tuple[str, tuple[str, ...], str, str, str], dict] = {}
-_CHILD_MARK = "embedcausal-dowhy-answers:"
-
-
-def _ask_dowhy(gml: str, observed: tuple[str, ...], t: str, y: str, estimand: str) -> dict:
-    """Ask DoWhy in this process (see :func:`dowhy_record`)."""
     record: dict[str, Any] = {"estimand_type": ESTIMANDS[estimand]}
     try:
         with quiet_dowhy():
             import dowhy
 
-            data = pd.DataFrame({c: pd.Series(dtype=float) for c in observed})
-            model = dowhy.CausalModel(data=data, treatment=t, outcome=y, graph=gml)
+            data = pd.DataFrame({c: pd.Series(dtype=float) for c in dag.observed})
+            model = dowhy.CausalModel(data=data, treatment=t, outcome=y, graph=dag.to_gml())
             est = model.identify_effect(
                 estimand_type=ESTIMANDS[estimand], proceed_when_unidentifiable=False
             )
@@ -216,54 +180,6 @@ def _ask_dowhy(gml: str, observed: tuple[str, ...], t: str, y: str, estimand: st
     record["instrumental_variables"] = _strs(est.instrumental_variables) or []
     record["mediator_variables"] = _strs(est.mediator_variables) or []
     return record
-
-
-def _ask_dowhy_in_child(gml: str, observed: tuple[str, ...], t: str, y: str) -> dict[str, dict]:
-    """Every estimand's record from a child process that imports DoWhy and exits."""
-    import json
-    import subprocess
-    from pathlib import Path
-
-    import embedcausal
-
-    env = dict(os.environ)
-    root = str(Path(embedcausal.__file__).resolve().parents[1])  # this embedcausal, not another
-    env["PYTHONPATH"] = os.pathsep.join([root, *filter(None, [env.get("PYTHONPATH")])])
-    query = json.dumps({"gml": gml, "observed": list(observed), "t": t, "y": y})
-    code = "from embedcausal.identification.dowhy_adapter import _answer_child; _answer_child()"
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        input=query,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-        check=False,
-    )
-    lines = [ln for ln in done.stdout.splitlines() if ln.startswith(_CHILD_MARK)]
-    if done.returncode != 0 or not lines:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        raise RuntimeError(f"the DoWhy process exited with {done.returncode}: {last}")
-    answer = json.loads(lines[-1][len(_CHILD_MARK) :])
-    for category, message, filename, lineno in answer["warnings"]:
-        cls = getattr(builtins, category, None)
-        cls = cls if isinstance(cls, type) and issubclass(cls, Warning) else UserWarning
-        warnings.warn_explicit(message, cls, filename, lineno)
-    return answer["records"]
-
-
-def _answer_child() -> None:
-    """The child of :func:`_ask_dowhy_in_child`: a query on stdin, the answers on stdout."""
-    import json
-
-    q = json.loads(sys.stdin.read())
-    query = (q["gml"], tuple(q["observed"]), q["t"], q["y"])
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")  # quiet_dowhy's filters, inserted later, come first
-        records = {e: _ask_dowhy(*query, e) for e in ESTIMANDS}
-    seen = [(w.category.__name__, str(w.message), w.filename, w.lineno) for w in caught]
-    out = {"records": records, "warnings": list(dict.fromkeys(seen))}
-    sys.stdout.write(_CHILD_MARK + json.dumps(out) + "\n")
 
 
 def total_disagreements(
