@@ -81,6 +81,7 @@ _EXPORTS = {
     "ovb": "embedcausal.sensitivity.omitted_variables",
     "power_scaling": "embedcausal.sensitivity.priors",
     "refute": "embedcausal.sensitivity.refuters",
+    "rho_sensitivity": "embedcausal.sensitivity.rho",
     "run_sensitivity": "embedcausal.sensitivity.sweep",
     # errors
     "EmbedcausalError": "embedcausal.errors",

@@ -117,8 +117,10 @@ def validate(
     Checks, each a one-line :class:`DataError` naming the column and rows: every DAG node
     that the model uses and every grouping column exists; no latent node is a column;
     no missing values in used columns (unless ``data.missing = "drop"``); the outcome is
-    0/1; numeric columns are numeric; count mediators are non-negative integers; each
-    grouping has at least two levels; the treatment is not constant; no duplicate rows.
+    0/1; a categorical treatment is in the two levels its contrast names (then coded 0/1,
+    :func:`code_treatment`); numeric columns are numeric; count mediators are non-negative
+    integers; each grouping has at least two levels; the treatment is not constant; no
+    duplicate rows.
 
     Returns
     -------
@@ -188,6 +190,7 @@ def validate(
         if frame.empty:
             raise DataError(f"{source}: no rows left after dropping rows with missing values")
 
+    frame = code_treatment(spec, frame, source)
     e = spec.estimand
     ycol = spec.column(e.outcome)
     yv = frame[ycol]
@@ -212,7 +215,8 @@ def validate(
         if node == e.outcome or node in spec.data.factors:
             continue
         hint = (
-            "; a categorical treatment is not supported: code the two levels to compare as 0/1"
+            "; for a categorical treatment name the two levels compared, estimand.contrast = "
+            "{from = <level>, to = <level>} (or code them as 0/1)"
             if node == e.treatment
             else ""
         )
@@ -279,15 +283,73 @@ def used_nodes(spec: ModelSpec, adjustment: Sequence[str] = ()) -> list[str]:
     return list(dict.fromkeys(nodes))
 
 
+def treatment_levels(spec: ModelSpec) -> tuple[str, str] | None:
+    """The (from, to) level names of a categorical treatment's contrast, else None."""
+    c = spec.estimand.contrast
+    return c.levels if c is not None else None
+
+
+def code_treatment(spec: ModelSpec, frame: pd.DataFrame, source: str) -> pd.DataFrame:
+    """A categorical treatment's two named levels coded 0 (``from``) and 1 (``to``).
+
+    Only when ``estimand.contrast`` names two levels (:func:`treatment_levels`); the frame is
+    returned unchanged otherwise. The column must be text (or a pandas categorical), both
+    levels must be present, and every row must be in one of them: rows in a third level are
+    an error, not dropped, because the effects average over the rows used and which rows
+    those are is the analyst's choice, made visibly in the data file.
+    """
+    levels = treatment_levels(spec)
+    if levels is None:
+        return frame
+    col = spec.column(spec.estimand.treatment)
+    s = frame[col]
+    where = f"{spec.source}: estimand.contrast"
+    if pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s):
+        raise DataError(
+            f"{where}: from = {shown(levels[0])} and to = {shown(levels[1])} name levels, but "
+            f"treatment column {shown(col)} of {source} is numeric (values such as "
+            f"{shown(s.iloc[0])}); expected quantiles ('p25') or numbers for a numeric treatment"
+        )
+    text = s.astype(str)
+    present = sorted(text.unique())
+    listed = ", ".join(shown(v, 40) for v in present[:20])
+    listed += f", … ({len(present)} in all)" if len(present) > 20 else ""
+    for key, level in zip(("from", "to"), levels, strict=True):
+        if level not in present:
+            close = close_matches(level, present)
+            hint = f"; did you mean {shown(close[0])}?" if close else ""
+            raise DataError(
+                f"{where}.{key}: level {shown(level)} is not in treatment column {shown(col)} of "
+                f"{source}{hint} (levels: {listed})"
+            )
+    other = ~text.isin(levels)
+    if other.any():
+        extra = sorted(text[other].unique())
+        raise DataError(
+            f"{source}: treatment column {shown(col)} has rows in level(s) "
+            f"{', '.join(shown(v, 40) for v in extra[:5])} ({_rows(frame.index[other])}) besides "
+            f"the contrast's {shown(levels[0])} and {shown(levels[1])} (estimand.contrast in "
+            f"{spec.source}); expected only these two levels: keep only their rows in the data "
+            "file"
+        )
+    frame = frame.copy()
+    frame[col] = (text == levels[1]).to_numpy(dtype=float)
+    return frame
+
+
 def resolve_contrast(spec: ModelSpec, values: np.ndarray) -> tuple[float, float]:
     """The contrast's (from, to) treatment values in data units.
 
     Without ``estimand.contrast``: 0 → 1 for a binary (0/1) treatment, p25 → p75 otherwise.
+    A contrast of two level names is 0 → 1: the codes :func:`code_treatment` gives them
+    (``values`` are the coded treatment).
     """
     e = spec.estimand
     col = spec.column(e.treatment)
     x = np.asarray(values, dtype=float)
     c = e.contrast
+    if treatment_levels(spec) is not None:
+        return 0.0, 1.0
     if c is None:
         if x.size and np.isin(x, [0.0, 1.0]).all():
             return 0.0, 1.0

@@ -47,8 +47,12 @@ if TYPE_CHECKING:
 __all__ = ["CHUNK_VALUES", "Counterfactual", "effects_table", "gcomp", "stacked_posterior"]
 
 EFFECT_NAMES = ("total", "nde", "nie", "prop_mediated", "p_nie_gt_nde")
-#: values per chunk of draws × rows (bounds memory at ~ 8 arrays × 8 bytes × CHUNK_VALUES)
-CHUNK_VALUES = 2_000_000
+#: values per chunk of draws × rows: about 14 float64 arrays of this size are alive at once
+#: (the counterfactual predictors, their sums and contiguous copies), so 250,000 bounds the
+#: g-computation's working memory at ~30 MB; 2,000,000 made it the peak of a whole fit
+#: (+216 MB on the canonical 9k panel, docs/performance.md). Smaller chunks cost nothing
+#: measurable: the quadrature dominates.
+CHUNK_VALUES = 250_000
 
 
 @dataclass
@@ -266,6 +270,8 @@ def gcomp(
         "link": outcome_link(design),
         "method": "g-computation over the posterior, averaged over observed rows",
     }
+    if d.contrast_labels is not None:  # a categorical treatment: its level names
+        attrs["contrast_from_label"], attrs["contrast_to_label"] = d.contrast_labels
     if m_star is not None:
         attrs["four_way_at"] = float(m_star)
     if design.spec.estimand.rope is not None:

@@ -40,12 +40,12 @@ import xarray as xr
 
 #: effect -> (short name, reference level)
 REFERENCE = {
-    "total": ("total", "T {t0:g} -> {t1:g}, M follows T"),
-    "nde": ("ADE(control), pure NDE", "control: T {t0:g} -> {t1:g}, M held at M({t0:g})"),
-    "nie": ("ACME(treated), total NIE", "treated: T held at {t1:g}, M({t0:g}) -> M({t1:g})"),
-    "nde_treated": ("ADE(treated), total NDE", "treated: T {t0:g} -> {t1:g}, M held at M({t1:g})"),
-    "nie_control": ("ACME(control), pure NIE", "control: T held at {t0:g}, M({t0:g}) -> M({t1:g})"),
-    "cde": ("CDE(m*)", "controlled: T {t0:g} -> {t1:g}, M set to m* = {m:g} for all"),
+    "total": ("total", "T {t0} -> {t1}, M follows T"),
+    "nde": ("ADE(control), pure NDE", "control: T {t0} -> {t1}, M held at M({t0})"),
+    "nie": ("ACME(treated), total NIE", "treated: T held at {t1}, M({t0}) -> M({t1})"),
+    "nde_treated": ("ADE(treated), total NDE", "treated: T {t0} -> {t1}, M held at M({t1})"),
+    "nie_control": ("ACME(control), pure NIE", "control: T held at {t0}, M({t0}) -> M({t1})"),
+    "cde": ("CDE(m*)", "controlled: T {t0} -> {t1}, M set to m* = {m:g} for all"),
     "int_ref": ("INT_ref", "nde - cde: interaction that needs no effect of T on M"),
     "int_med": ("INT_med", "nie - nie_control: interaction through T's effect on M"),
     "pie": ("PIE", "pure indirect effect = nie_control"),
@@ -84,10 +84,26 @@ TABLE_COLUMNS = [
 ]
 
 
-def reference_level(effect: str, t0: float, t1: float, m_star: float = float("nan")) -> str:
-    """The reference level of ``effect`` with the contrast's values in data units."""
+def reference_level(
+    effect: str, t0: float | str, t1: float | str, m_star: float = float("nan")
+) -> str:
+    """The reference level of ``effect`` with the contrast's values in data units.
+
+    ``t0``, ``t1`` are numbers (shown with ``:g``) or a categorical treatment's level names.
+    """
     name, text = REFERENCE.get(effect, (effect, ""))
-    return f"{name}; {text.format(t0=t0, t1=t1, m=m_star)}" if text else name
+    a, b = (v if isinstance(v, str) else f"{v:g}" for v in (t0, t1))
+    return f"{name}; {text.format(t0=a, t1=b, m=m_star)}" if text else name
+
+
+def contrast_ends(attrs: dict) -> tuple[str, str]:
+    """The contrast's ends of effect draws' ``attrs`` as text in the data's units: a
+    categorical treatment's level names (``contrast_from_label``) or the numbers (``:g``)."""
+    ends = []
+    for end in ("from", "to"):
+        label = attrs.get(f"contrast_{end}_label")
+        ends.append(str(label) if label else f"{float(attrs.get(f'contrast_{end}', np.nan)):g}")
+    return ends[0], ends[1]
 
 
 def total_crosses_zero(table: pd.DataFrame) -> float | None:
@@ -148,10 +164,9 @@ def effects_table(
     if rope is None:
         rope = effects.attrs.get("rope")
     rope = float(rope) if rope is not None and np.isfinite(float(rope)) else None
-    t0 = float(effects.attrs.get("contrast_from", np.nan))
-    t1 = float(effects.attrs.get("contrast_to", np.nan))
+    t0, t1 = contrast_ends(effects.attrs)
     treatment = effects.attrs.get("treatment", "treatment")
-    contrast = f"{treatment}: {t0:g} -> {t1:g}"
+    contrast = f"{treatment}: {t0} -> {t1}"
     nan = float("nan")
     rows = []
     for name in DRAW_EFFECTS:

@@ -148,7 +148,11 @@ def mediator_likelihood(design: Design, eta):
             initval=np.linspace(-1.0, 1.0, k - 1),
         )
         cut = pm.Deterministic("m_cutpoints", raw - raw.mean())
-        return pm.OrderedLogistic(name, eta=eta, cutpoints=cut, observed=observed, dims="obs")
+        # compute_p=False: PyMC would otherwise keep every row's category probabilities as a
+        # Deterministic (rows x K per draw) that the diagnostics then judge as parameters
+        return pm.OrderedLogistic(
+            name, eta=eta, cutpoints=cut, observed=observed, dims="obs", compute_p=False
+        )
     if fam == "poisson":
         return pm.Poisson(name, mu=pt.exp(eta), observed=observed, dims="obs")
     if fam == "negbinomial":

@@ -36,6 +36,7 @@ import pytensor.tensor as pt
 from pymc.distributions.transforms import ZeroSumTransform
 
 from embedcausal.confounder import CONFOUNDER_PARAMS, latent_confounder, treatment_model
+from embedcausal.correlated import correlated_outcome
 from embedcausal.errors import EmbedcausalError
 from embedcausal.geometry import (
     PREFIX,
@@ -244,6 +245,7 @@ def build_model(
     *,
     parts: tuple[Part, ...] | None = None,
     confounder: bool = False,
+    rho: bool = False,
 ) -> pm.Model:
     """Build the joint outcome (+ mediator) model of a design.
 
@@ -261,6 +263,9 @@ def build_model(
         with fixed strengths ``conf_on_treatment``, ``conf_on_mediator`` and
         ``conf_on_outcome`` (``pm.Data``, so a sensitivity grid swaps them without
         recompiling) and a treatment model that informs ``U``.
+    rho : bool
+        Correlate the outcome's error with the Gaussian mediator's by ``rho_m_y`` (``pm.Data``,
+        0 until set; :mod:`embedcausal.correlated`): one joint model.
 
     Returns
     -------
@@ -284,7 +289,7 @@ def build_model(
     e = spec.estimand
     if parts is None:
         parts = ("outcome", "mediator") if d.mediator else ("outcome",)
-    if confounder:
+    if confounder or rho:
         parts = ("outcome", "mediator") if d.mediator else ("outcome",)
     for part in parts:
         if part not in PREFIX or (part == "mediator" and not d.mediator):
@@ -338,7 +343,10 @@ def build_model(
             eta_y = _linear(design, yplan, nodes, latent)
             eta_y.name = "y_eta"
             y = pm.Data(f"{e.outcome}__observed", d.y, dims="obs")
-            outcome_likelihood(design, eta_y, y)
+            if rho:
+                correlated_outcome(design, eta_y, y, nodes[d.mediator], eta_m)
+            else:
+                outcome_likelihood(design, eta_y, y)
         if confounder:
             treatment_model(design, u[nodes[f"{wg}__code"]])
     return model

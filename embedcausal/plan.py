@@ -98,7 +98,7 @@ class Design:
         )
         return (
             f"Design({shown(self.spec.name)}, {self.data.n_obs} rows, contrast "
-            f"{self.contrast[0]:g} -> {self.contrast[1]:g}, {effects})"
+            f"{' -> '.join(self.data.contrast_shown)}, {effects})"
         )
 
 

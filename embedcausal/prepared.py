@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from embedcausal.data import load_data, resolve_contrast, used_nodes, validate
+from embedcausal.data import load_data, resolve_contrast, treatment_levels, used_nodes, validate
 from embedcausal.errors import DataError, shown
 from embedcausal.spec import ModelSpec
 
@@ -102,7 +102,7 @@ class PreparedData:
     group_means : dict of str to numpy.ndarray
         Node -> each row's within-group mean (transformed units) for within/between nodes.
     contrast : tuple of float
-        Treatment values (from, to) in data units.
+        Treatment values (from, to) in data units (0, 1 for a categorical treatment).
     treatment, outcome : str
     mediator : str or None
     mediator_family : str
@@ -113,6 +113,8 @@ class PreparedData:
         the reference and each other level has an indicator predictor ``node[level]``.
     data_hash : str
         SHA-256 of the used columns of the used rows.
+    contrast_labels : tuple of str, optional
+        A categorical treatment's (from, to) level names, coded 0 and 1 (``values``, ``frame``).
     """
 
     frame: pd.DataFrame
@@ -134,6 +136,14 @@ class PreparedData:
     dropped: list = field(default_factory=list)
     data_hash: str = ""
     factor_levels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    contrast_labels: tuple[str, str] | None = None
+
+    @property
+    def contrast_shown(self) -> tuple[str, str]:
+        """The contrast's ends as text in the data's units: level names or numbers (``:g``)."""
+        if self.contrast_labels is not None:
+            return self.contrast_labels
+        return f"{self.contrast[0]:g}", f"{self.contrast[1]:g}"
 
     @property
     def n_obs(self) -> int:
@@ -341,6 +351,7 @@ def prepare(
         dropped=dropped,
         data_hash=digest,
         factor_levels=levels,
+        contrast_labels=treatment_levels(spec),
     )
 
 

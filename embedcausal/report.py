@@ -7,7 +7,8 @@ import math
 
 import pandas as pd
 
-_LABELS = {
+#: how each effect is named in text tables and on the report's page
+EFFECT_LABELS = {
     "total": "total effect",
     "nde": "natural direct effect (NDE)",
     "nie": "natural indirect effect (NIE)",
@@ -32,7 +33,8 @@ def _get(r: pd.Series, key: str) -> float:
 
 
 def format_table(table: pd.DataFrame) -> str:
-    """An effects table as aligned text: one row per effect with its reference level.
+    """An effects table as aligned text: one row per effect (mean, median, sd, HDI,
+    ``P(effect < 0)``, ``P(|effect| < rope)`` with a ROPE) with its reference level.
 
     Below the rows: which mechanism carries more (``P(|NIE| > |NDE|)``), the proportion
     mediated's median and ratio of posterior means, and a note when ``P(total < 0)`` is
@@ -47,8 +49,8 @@ def format_table(table: pd.DataFrame) -> str:
     with_rope = not math.isnan(rope)
     rope_head = f" {f'P(|e|<{rope:g})':>11}" if with_rope else ""
     head = (
-        f"{'effect':<32} {'mean':>9} {'median':>9} {'sd':>9} {f'{prob:.0%} HDI':>21}{rope_head}"
-        "  reference level"
+        f"{'effect':<32} {'mean':>9} {'median':>9} {'sd':>9} {f'{prob:.0%} HDI':>21} "
+        f"{'P(e<0)':>7}{rope_head}  reference level"
     )
     lines = [head, "-" * len(head)]
     notes = []
@@ -65,13 +67,14 @@ def format_table(table: pd.DataFrame) -> str:
         hdi = (
             f"[{_num(r['hdi_low'])}, {_num(r['hdi_high'])}]" if not math.isnan(r["hdi_low"]) else ""
         )
-        label = _LABELS.get(r["effect"], r["effect"])
+        label = EFFECT_LABELS.get(r["effect"], r["effect"])
         ref = r.get("reference", "")
         ref = ref if isinstance(ref, str) else ""
         p_rope = f" {_num(_get(r, 'p_rope'), 2):>11}" if with_rope else ""
+        p_neg = _num(_get(r, "p_negative"), 2) if "p_negative" in r else ""
         lines.append(
             f"{label:<32} {_num(r['mean']):>9} {_num(_get(r, 'median')):>9} {_num(r['sd']):>9} "
-            f"{hdi:>21}{p_rope}  {ref}"
+            f"{hdi:>21} {p_neg:>7}{p_rope}  {ref}"
         )
         if r["effect"] == "prop_mediated" and not math.isnan(_get(r, "ratio_of_means")):
             notes.append(
@@ -85,6 +88,7 @@ def format_table(table: pd.DataFrame) -> str:
             f"P(total < 0) = {crosses:.2f}: the total effect's posterior crosses zero, so the "
             "proportion mediated's mean is unstable; read its median and the ratio of means"
         )
+    notes.append("P(e<0): posterior probability that the effect is negative")
     if with_rope:
         notes.append(
             f"P(|e|<{rope:g}): posterior probability that the effect is inside the region of "
@@ -97,7 +101,8 @@ def format_effects(run) -> str:
     """The effects of a run with its contrast, identification, diagnostics and assumptions."""
     spec = run.spec
     e = spec.estimand
-    t0, t1 = run.contrast
+    t0, t1 = run.prepared.contrast_shown
+    units = f"levels of {e.treatment}" if run.prepared.contrast_labels else f"{e.treatment}'s units"
     scale = (
         "probability scale"
         if getattr(spec.model, "family", "bernoulli") == "bernoulli"
@@ -105,7 +110,7 @@ def format_effects(run) -> str:
     )
     out = [
         f"{spec.name}: effect of {e.treatment} on {e.outcome} "
-        f"({t0:g} -> {t1:g} in {e.treatment}'s units; {scale}, averaged over {run.n_obs} "
+        f"({t0} -> {t1} in {units}; {scale}, averaged over {run.n_obs} "
         "observed rows)",
     ]
     if run.dropped:

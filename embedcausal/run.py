@@ -212,6 +212,7 @@ class Run:
                 "mediator_family": d.mediator_family,
                 "adjustment": list(d.adjustment),
                 "contrast": list(d.contrast),
+                "contrast_labels": list(d.contrast_labels) if d.contrast_labels else None,
                 "nested": d.nested,
                 "groupings": list(d.group_codes),
                 "y_predictors": [vars(p) for p in d.y_predictors],

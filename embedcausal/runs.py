@@ -180,6 +180,7 @@ def _prepared(meta: dict, tree: xr.DataTree) -> PreparedData:
         mediator_family=m["mediator_family"],
         dropped=list(m["dropped"]),
         data_hash=m["data_hash"],
+        contrast_labels=tuple(m["contrast_labels"]) if m.get("contrast_labels") else None,
     )
 
 

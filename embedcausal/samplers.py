@@ -4,7 +4,7 @@
 With nutpie, a model is compiled once per process and structure (:func:`compiled_nutpie`): its
 data are frozen into the graph (constant folding) and the compiled model is cached under
 :func:`structure_key`, a key of everything in the graph, so a refit (another seed, more draws)
-or a new strength of the latent confounder in a sensitivity grid (its strengths stay
+or a new strength of the latent confounder or a new ρ in a sensitivity grid (they stay
 ``pm.Data``, swapped with ``with_data``) does not compile again. The same seed gives the same
 draws, compiled fresh or cached, in this process or another, on a busy machine or an idle one:
 nutpie's chains run as threads of one process and call BLAS concurrently, and a multithreaded
@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import xarray as xr
 
+from embedcausal.correlated import RHO_PARAM
 from embedcausal.geometry import plan_part
 from embedcausal.models import CONFOUNDER_PARAMS
 from embedcausal.plan import Design
@@ -138,7 +139,7 @@ def sample_part(
     if s.backend == "nutpie":
         import nutpie
 
-        swappable = tuple(n for n in CONFOUNDER_PARAMS if n in model.named_vars)
+        swappable = tuple(n for n in (*CONFOUNDER_PARAMS, RHO_PARAM) if n in model.named_vars)
         with timer.phase("compile"):
             compiled = compiled_nutpie(model, key, swappable=swappable)
         with timer.phase("sample"), single_threaded_blas():

@@ -253,7 +253,7 @@ def effects_rows(key: str, run) -> list[dict[str, str]]:
         rows.append(
             {
                 "model": f"`{key}`",
-                "effect": "P(NIE > NDE)",
+                "effect": "P(NIE > NDE), signed",
                 "mean": num(e.loc["p_nie_gt_nde", "mean"], 2),
                 "90 % HDI": "",
                 "sd": "",
@@ -737,7 +737,8 @@ def conclusion(runs: dict, sens) -> str:
         nde, nie, p = row(key, "nde"), row(key, "nie"), row(key, "p_nie_gt_nde")
         out.append(
             f"- **Through personal ties ({via})**, `{key}`: NIE {interval(nie)} ({verdict(nie)}); "
-            f"NDE {interval(nde)} ({verdict(nde)}); P(NIE > NDE) = {num(p['mean'], 2)}."
+            f"NDE {interval(nde)} ({verdict(nde)}); P(NIE > NDE), signed, = "
+            f"{num(p['mean'], 2)}."
         )
     nies = [row(k, "nie") for k in ("personal", "full")]
     ndes = [row(k, "nde") for k in ("personal", "full")]

@@ -39,3 +39,13 @@ def counted_point(design, params) -> xr.Dataset:
     ds.attrs.update({"dowhy_calls": CALLS["dowhy"], "read_csv_calls": CALLS["read_csv"]})
     ds.attrs["pid"] = os.getpid()
     return ds
+
+
+def counted_rho_point(design, params) -> xr.Dataset:
+    """``rho.fit_rho_point`` with the counts and the worker's pid as attributes."""
+    from embedcausal.sensitivity.rho import fit_rho_point
+
+    ds = fit_rho_point(design, params)
+    ds.attrs.update({"dowhy_calls": CALLS["dowhy"], "read_csv_calls": CALLS["read_csv"]})
+    ds.attrs["pid"] = os.getpid()
+    return ds

@@ -193,6 +193,22 @@ def test_confounding_sweep_and_plot_confounding_twice(tiny, tmp_path):
     pd.testing.assert_frame_equal(tables[0], tables[1])
 
 
+def test_rho_sensitivity_twice(spec, frame, tmp_path):
+    probit = ec.design(spec.replace(model={"link": "probit"}), frame)
+    tables = []
+    for i in range(2):
+        out = tmp_path / f"rho{i}"
+        res = ec.rho_sensitivity(probit, out, rho=[0.3, 0.0])
+        assert sorted(res.computed) == ["rho0", "rho0.3"] and res.skipped == []
+        assert list(res.table["rho"].unique()) == [0.0, 0.3]
+        assert list(res.crossings().columns)[:2] == ["effect", "rho_at_zero"]
+        for f in ("rho.csv", "rho_crossings.csv", "rho.png"):
+            assert (out / f).stat().st_size > 0
+        assert isinstance(res.plot(), Figure)
+        tables.append(res.table)
+    pd.testing.assert_frame_equal(tables[0], tables[1])  # same seed, compiled model reused
+
+
 def test_run_sensitivity_twice(tiny, tmp_path):
     for i in range(2):
         out = tmp_path / f"sens{i}"

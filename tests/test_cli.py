@@ -64,6 +64,10 @@ def test_effects_text_report(capsys, fitted):
     text = capsys.readouterr().out
     assert "natural indirect effect (NIE)" in text and "UNRELIABLE" in text
     assert "rows dropped for missing values" in text
+    # the columns and notes docs/cli/effects.md promises
+    for label in ("median", "P(e<0)", "reference level", "P(|NIE| > |NDE|)", "is signed"):
+        assert label in text, label
+    assert "proportion mediated: median" in text and "ratio of posterior means" in text
 
 
 def test_compare_same_rows(capsys, tmp_path):

@@ -140,6 +140,20 @@ def make_sweep(root: Path) -> Path:
         )
     )
     (d / "prior_sets.csv").write_bytes(b"\x00\xff not a csv \x00")
+    pd.DataFrame(
+        [
+            {
+                "rho": r,
+                "effect": e,
+                "mean": m,
+                "sd": 0.02,
+                "hdi_low": m - 0.03,
+                "hdi_high": m + 0.03,
+            }
+            for r in (0.0, 0.3, 0.6)
+            for e, m in (("nie", 0.06 - 0.2 * r), ("nde", 0.04 + 0.05 * r))
+        ]
+    ).assign(hdi_prob=0.9, reliable=True).to_csv(d / "rho.csv", index=False)
     return d
 
 
@@ -184,12 +198,21 @@ def test_report_sections(report):
         "Sampler diagnostics",
         "UNRELIABLE",  # 2 x 50 draws: the diagnostics fail, and the page says so
         "natural indirect effect (NIE)",
+        "<th>median</th>",
+        "<th>P(effect &lt; 0)</th>",
+        "<th>reference level</th>",
+        "ACME(treated), total NIE; treated: T held at",
+        "Which mechanism carries more: P(|NIE| &gt; |NDE|)",
+        "P(NIE &gt; NDE), signed",
+        "Proportion mediated (NIE / total): median",
         "Mechanisms compared",
         "PSIS-LOO comparison",
         "Latent confounder grid",
         "Tipping line of the total effect",
         "DoWhy refuters",
         "prior_sets.csv: unreadable",  # a damaged part is reported, not fatal
+        "Correlated mediator and outcome errors (ρ)",
+        "Where the mean crosses 0",
     ):
         assert text in html, text
     assert html.count("<img ") >= 12
@@ -210,6 +233,73 @@ def test_report_of_one_run_from_python(small_run_dir, tmp_path):
     html = out.read_text(encoding="utf-8")
     assert "Mechanisms compared" not in html and "effect curve" not in html
     assert "effects forest plot" in html
+
+
+def _fake_effects(*, rope: float | None) -> pd.DataFrame:
+    """An effects table from fake draws: a total whose posterior crosses zero (P(total < 0)
+    about 0.3), a categorical treatment's level names, the ROPE when given."""
+    import numpy as np
+    import xarray as xr
+
+    from embedcausal.estimands import effects_table
+
+    rng = np.random.default_rng(0)
+    nde = rng.normal(-0.01, 0.02, (2, 200))
+    nie = rng.normal(0.03, 0.01, (2, 200))
+    total = nde + nie
+    dims = ("chain", "draw")
+    ds = xr.Dataset(
+        {
+            "total": (dims, total),
+            "nde": (dims, nde),
+            "nie": (dims, nie),
+            "prop_mediated": (dims, nie / total),
+            "nie_gt_nde": (dims, (nie > nde).astype(float)),
+        },
+        attrs={
+            "treatment": "arm",
+            "contrast_from": 0.0,
+            "contrast_to": 1.0,
+            "contrast_from_label": "control",
+            "contrast_to_label": "treated",
+            **({"rope": rope} if rope is not None else {}),
+        },
+    )
+    return effects_table(ds)
+
+
+@pytest.mark.parametrize("rope", [0.01, None])
+def test_report_effects_show_every_summary(small_run_dir, tmp_path, rope):
+    """The effects section shows what the effects table holds, labelled: median, HDI,
+    P(effect < 0), the ROPE column (only with estimand.rope), each row's reference level, the
+    contrast in the data's units, the proportion mediated as median and ratio of means, which
+    mechanism carries more (P(|NIE| > |NDE|)), the signed P(NIE > NDE), and the note when
+    P(total < 0) is material."""
+    run = tmp_path / "run"
+    shutil.copytree(small_run_dir, run)
+    table = _fake_effects(rope=rope)
+    table.to_csv(run / "effects.csv", index=False)
+    html = write_report([run], tmp_path / "r.html", curve=False, ppc=False).read_text("utf-8")
+    for text in (
+        "reference level",
+        "<th>median</th>",
+        "<th>90% HDI low</th>",
+        "<th>P(effect &lt; 0)</th>",
+        "ratio of means mean(NIE)/mean(total)",
+        "ADE(control), pure NDE; control: T control -&gt; treated, M held at M(control)",
+        "Contrast inst_ties ",  # the run's own contrast, in data units
+        "(data units)",
+        "Proportion mediated (NIE / total): median",
+        "Which mechanism carries more: P(|NIE| &gt; |NDE|) = ",
+        "P(NIE &gt; NDE), signed = ",
+        "P(total &lt; 0) = 0.",
+        "the total effect&#39;s posterior crosses zero",
+    ):
+        assert text in html, text
+    with_rope = "<th>P(|effect| &lt; 0.01) (rope)</th>" in html
+    assert with_rope == (rope is not None)
+    assert ("region of practical equivalence (estimand.rope = 0.01)" in html) == with_rope
+    assert "P(NIE &gt; NDE)</" not in html  # never unlabelled: it is signed
 
 
 # -- in a real browser ----------------------------------------------------------------------------

@@ -54,6 +54,6 @@ def add_commands(add: AddCommand) -> None:
     sp.add_argument(
         "--only",
         action="append",
-        choices=["confounder", "ovb", "priors", "refuters"],
+        choices=["confounder", "ovb", "priors", "refuters", "rho"],
         help="run only these analyses (repeatable; default: all in the model file)",
     )

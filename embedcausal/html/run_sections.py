@@ -31,14 +31,105 @@ KIND_WORDS = {
 }
 
 
+def _contrast(run: Any) -> str:
+    """``"inst_ties 12 → 33 (data units)"`` or ``"arm control → treated (levels of arm)"``."""
+    e = run.spec.estimand
+    t0, t1 = run.prepared.contrast_shown
+    units = f"levels of {e.treatment}" if run.prepared.contrast_labels else "data units"
+    return f"{e.treatment} {t0} → {t1} ({units})"
+
+
+def _scale(run: Any) -> tuple[str, str]:
+    """(what the effects change, its scale): ``P(y)``, probability scale, or ``y``'s units."""
+    y = run.spec.estimand.outcome
+    if getattr(run.spec.model, "family", "bernoulli") == "gaussian":
+        return f"{y} (its units)", "outcome's units"
+    return f"P({y})", "probability scale"
+
+
+#: the effects table's columns on the page: column of the effects table -> header
+EFFECT_COLUMNS = {
+    "effect": "effect",
+    "reference": "reference level",
+    "mean": "mean",
+    "median": "median",
+    "sd": "sd",
+    "hdi_low": "HDI low",
+    "hdi_high": "HDI high",
+    "p_negative": "P(effect < 0)",
+    "p_rope": "P(|effect| < rope)",
+    "ratio_of_means": "ratio of means mean(NIE)/mean(total)",
+}
+
+
+def _effects_table(s: Section, run: Any, t: pd.DataFrame) -> None:
+    """The effects table (median, HDI, P(effect < 0), ROPE, reference level per row) and, in
+    words below it, which mechanism carries more, the proportion mediated and the note when
+    P(total < 0) is material (a warning above the table)."""
+    from embedcausal.estimands import total_crosses_zero
+
+    prob = float(t["hdi_prob"].iloc[0]) if "hdi_prob" in t else 0.9
+    rope = float(t["rope"].iloc[0]) if "rope" in t and pd.notna(t["rope"].iloc[0]) else None
+    header = dict(EFFECT_COLUMNS)
+    header["hdi_low"], header["hdi_high"] = f"{prob:.0%} HDI low", f"{prob:.0%} HDI high"
+    if rope is not None:
+        header["p_rope"] = f"P(|effect| < {rope:g}) (rope)"
+    rows = t[t["effect"] != "p_nie_gt_nde"].copy()
+    if "ratio_of_means" not in rows or rows["ratio_of_means"].isna().all():
+        header.pop("ratio_of_means")
+    if rope is None:
+        header.pop("p_rope")
+    rows["effect"] = [EFFECT_LABELS.get(x, x) for x in rows["effect"]]
+    rows = rows.rename(columns=header)
+    s.table(
+        f"Effects of {_contrast(run)}, {_scale(run)[1]}",
+        rows,
+        [h for c, h in header.items() if h in rows.columns],
+    )
+    if rope is not None:
+        s.items.append(
+            f"P(|effect| < {rope:g}): posterior probability that the effect lies inside the "
+            f"region of practical equivalence (estimand.rope = {rope:g})."
+        )
+    prop = t[t["effect"] == "prop_mediated"]
+    if len(prop) and "ratio_of_means" in prop and pd.notna(prop["ratio_of_means"].iloc[0]):
+        r = prop.iloc[0]
+        s.items.append(
+            f"Proportion mediated (NIE / total): median {number_text(r['median'], 2)}, ratio of "
+            f"posterior means mean(NIE)/mean(total) {number_text(r['ratio_of_means'], 2)}; its "
+            "mean is heavy-tailed when the total effect comes near zero."
+        )
+    mech = t[t["effect"] == "p_nie_gt_nde"]
+    if len(mech):
+        r = mech.iloc[0]
+        p_abs = r.get("p_abs_nie_gt_nde", float("nan"))  # absent from older runs' tables
+        s.items.append(
+            (
+                f"Which mechanism carries more: P(|NIE| > |NDE|) = {number_text(p_abs, 2)}. "
+                if pd.notna(p_abs)
+                else ""
+            )
+            + f"P(NIE > NDE), signed = {number_text(r['mean'], 2)} (signed: a small positive NIE "
+            "beats any negative NDE)."
+        )
+    if s.items:
+        s.items_intro = "Read with the table:"
+    crosses = total_crosses_zero(t) if "p_negative" in t else None
+    if crosses is not None:
+        s.warnings.append(
+            f"P(total < 0) = {crosses:.2f}: the total effect's posterior crosses zero, so the "
+            "proportion mediated's mean is unstable; read its median and the ratio of means."
+        )
+
+
 def _identification_section(run: Any) -> Section:
     s = Section("Identification", "")
     e = run.spec.estimand
     s.paragraphs.append(
         f"Treatment {e.treatment}, outcome {e.outcome}"
         + (f", mediator {e.mediator}" if e.mediator else "")
-        + f". Contrast {e.treatment} {run.contrast[0]:g} → {run.contrast[1]:g} (data units); "
-        f"effects are changes in P({e.outcome}) averaged over the {run.n_obs} observed rows."
+        + f". Contrast {_contrast(run)}; effects are changes in {_scale(run)[0]} averaged over "
+        f"the {run.n_obs} observed rows."
     )
     rows = []
     for name, ident in run.identification.items():
@@ -113,16 +204,9 @@ def _effects_section(run: Any, *, curve: bool, ppc: bool) -> Section:
     if run.effects is None:
         s.warnings.append("this run has no effects table")
         return s
-    t = run.effects.copy()
+    t = run.effects
     prob = float(t["hdi_prob"].iloc[0]) if "hdi_prob" in t else 0.9
-    t["effect"] = [EFFECT_LABELS.get(x, x) for x in t["effect"]]
-    t = t.rename(columns={"hdi_low": f"{prob:.0%} HDI low", "hdi_high": f"{prob:.0%} HDI high"})
-    s.table(
-        f"Effects of {run.spec.estimand.treatment} {run.contrast[0]:g} → {run.contrast[1]:g} "
-        "(probability scale)",
-        t,
-        ["effect", "mean", "sd", f"{prob:.0%} HDI low", f"{prob:.0%} HDI high"],
-    )
+    _effects_table(s, run, t)
     if not run.diagnostics.ok:
         s.warnings.append("These effects are flagged unreliable (see the diagnostics).")
     s.figure(
@@ -130,7 +214,7 @@ def _effects_section(run: Any, *, curve: bool, ppc: bool) -> Section:
         "effects forest plot",
         "Posterior mean and HDI of each effect (draws pooled over chains).",
     )
-    if curve:
+    if curve and run.prepared.contrast_labels is None:  # a categorical treatment: no curve
         s.figure(
             lambda: plot_effect_curve(run),
             "effect curve",

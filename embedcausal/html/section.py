@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from embedcausal.errors import EmbedcausalError
+from embedcausal.report import EFFECT_LABELS
 
 __all__ = [
     "EFFECT_LABELS",
@@ -28,15 +29,6 @@ __all__ = [
     "png_uri",
     "table_rows",
 ]
-
-#: how each effect is named on the page
-EFFECT_LABELS = {
-    "total": "total effect",
-    "nde": "natural direct effect (NDE)",
-    "nie": "natural indirect effect (NIE)",
-    "prop_mediated": "proportion mediated",
-    "p_nie_gt_nde": "P(NIE > NDE)",
-}
 
 
 def number_text(x: Any, digits: int = 4) -> str:

@@ -96,9 +96,14 @@ def axes_for(
 
 
 def contrast_text(run: Any) -> str:
-    """``"inst_ties 12 → 33"``: the treatment contrast of a run in data units."""
-    t0, t1 = run.contrast
-    return f"{run.spec.estimand.treatment} {t0:g} → {t1:g}"
+    """``"inst_ties 12 → 33"``: the treatment contrast of a run in data units (a categorical
+    treatment's level names: ``"arm control → treated"``)."""
+    prepared = getattr(run, "prepared", None)  # what plots read of a run may be duck-typed
+    if prepared is not None:
+        t0, t1 = prepared.contrast_shown
+    else:
+        t0, t1 = (f"{v:g}" for v in run.contrast)
+    return f"{run.spec.estimand.treatment} {t0} → {t1}"
 
 
 def effect_axis_label(run: Any, *, contrast: bool = True) -> str:

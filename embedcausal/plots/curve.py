@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from embedcausal.errors import shown
 from embedcausal.plots.base import (
     EFFECT_COLOURS,
     EFFECT_LABELS,
@@ -86,7 +87,8 @@ def effect_curve(
     Raises
     ------
     PlotError
-        For fewer than 2 points, bad quantiles or ``hdi_prob``.
+        For fewer than 2 points, bad quantiles or ``hdi_prob``, or a categorical treatment
+        (two levels: no values between them).
     """
     from embedcausal.effects import Counterfactual, gcomp
 
@@ -99,6 +101,13 @@ def effect_curve(
         raise PlotError(f"effect_curve: hdi_prob = {hdi_prob!r}; expected a number in (0, 1)")
     design = run.design
     d = design.data
+    if d.contrast_labels is not None:
+        raise PlotError(
+            f"effect_curve: treatment {shown(d.treatment)} is categorical (levels "
+            f"{shown(d.contrast_labels[0])} and {shown(d.contrast_labels[1])}); a curve needs a "
+            "numeric "
+            "treatment (the forest plot shows the contrast of the two levels)"
+        )
     t0, t1 = (float(v) for v in d.contrast)
     observed = np.asarray(d.values[d.treatment], dtype=float)
     lo, hi = np.quantile(observed[np.isfinite(observed)], [q0, q1])

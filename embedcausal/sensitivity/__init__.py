@@ -4,7 +4,8 @@ Modules: :mod:`.confounding` (Bayesian latent-confounder grid); :mod:`.omitted_v
 (Cinelli–Hazlett: its formulas in :mod:`.ovb_statistics`, regressions in :mod:`.ovb_regression`,
 result in :mod:`.ovb_result`); :mod:`.priors` (power-scaling and alternative priors);
 :mod:`.refuters` (DoWhy refuters; what they estimate in :mod:`.refuter_design`, result in
-:mod:`.refuter_result`); :mod:`.sweep` (the model file's ``[sensitivity]`` table end to end).
+:mod:`.refuter_result`); :mod:`.rho` (ρ = corr(ε_M, ε_Y), its effects in
+:mod:`.rho_effects`); :mod:`.sweep` (the model file's ``[sensitivity]`` table end to end).
 The names below are imported lazily: the OVB analysis needs neither PyMC nor DoWhy.
 """
 
@@ -21,6 +22,8 @@ _EXPORTS = {
     "power_scaling": "embedcausal.sensitivity.priors",
     "RefutationResult": "embedcausal.sensitivity.refuter_result",
     "refute": "embedcausal.sensitivity.refuters",
+    "RhoResult": "embedcausal.sensitivity.rho",
+    "rho_sensitivity": "embedcausal.sensitivity.rho",
     "SensitivityResult": "embedcausal.sensitivity.sweep",
     "run_sensitivity": "embedcausal.sensitivity.sweep",
 }

@@ -6,7 +6,8 @@ Analyses, each optional in the model file:
 * ``ovb`` — Cinelli–Hazlett omitted-variable bias of the linear-probability estimate
   (:mod:`.omitted_variables`);
 * ``priors`` — power-scaling of the base fit, refits under alternative priors (:mod:`.priors`);
-* ``refuters`` — DoWhy refuters of a frequentist estimate of the same effect (:mod:`.refuters`).
+* ``refuters`` — DoWhy refuters of a frequentist estimate of the same effect (:mod:`.refuters`);
+* ``rho`` — the mediation effects as functions of ρ = corr(ε_M, ε_Y) (:mod:`.rho`).
 
 Everything lands in one output directory; each file is written atomically, and with
 ``resume=True`` finished grid points and a finished base fit are reused, not refitted.
@@ -31,7 +32,7 @@ from embedcausal.sensitivity.confounding import confounding_sweep, fingerprint
 from embedcausal.serialize import dumps
 from embedcausal.spec import ModelSpec, load_spec
 
-ANALYSES = ("confounder", "ovb", "priors", "refuters")
+ANALYSES = ("confounder", "ovb", "priors", "refuters", "rho")
 
 
 @dataclass
@@ -45,6 +46,7 @@ class SensitivityResult:
     power_scaling: pd.DataFrame | None = None
     prior_sets: pd.DataFrame | None = None
     refuters: Any = None
+    rho: Any = None
     files: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
@@ -64,6 +66,8 @@ class SensitivityResult:
             out["prior_sets"] = self.prior_sets.to_dict(orient="records")
         if self.refuters is not None:
             out["refuters"] = self.refuters.to_dict()
+        if self.rho is not None:
+            out["rho"] = self.rho.to_dict()
         return out
 
     def summary(self) -> str:
@@ -103,6 +107,17 @@ class SensitivityResult:
                 lines += [f"[{name}]", format_table(grp.drop(columns="prior_set"))]
         if self.refuters is not None:
             lines += ["", "DoWhy refuters:", self.refuters.summary()]
+        if self.rho is not None:
+            r = self.rho
+            lines += [
+                "",
+                f"rho = corr(mediator error, outcome error) ({len(r.computed)} fitted, "
+                f"{len(r.skipped)} resumed):",
+            ]
+            cols = ["rho", "effect", "mean", "hdi_low", "hdi_high", "excludes_zero"]
+            lines.append(r.table[cols].to_string(index=False, float_format=lambda x: f"{x:.4f}"))
+            lines.append("where the mean crosses 0 (interval includes 0 from .. to):")
+            lines.append(r.crossings().to_string(index=False, float_format=lambda x: f"{x:.3f}"))
         return "\n".join(lines)
 
 
@@ -135,7 +150,7 @@ def run_sensitivity(
     draws, tune, chains : optional
         Sampler overrides for every fit of the run.
     only : sequence of str, optional
-        Subset of ``confounder``, ``ovb``, ``priors``, ``refuters``.
+        Subset of ``confounder``, ``ovb``, ``priors``, ``refuters``, ``rho``.
     """
     if isinstance(model, Design):
         spec = model.spec
@@ -184,6 +199,13 @@ def run_sensitivity(
             out / "refuters.json", lambda p: Path(p).write_text(dumps(result.refuters.to_dict()))
         )
         result.files.append("refuters.json")
+    if "rho" in wanted:
+        from embedcausal.sensitivity.rho import rho_sensitivity
+
+        result.rho = rho_sensitivity(
+            d, out, jobs=jobs, scheduler=scheduler, resume=resume, progress=progress
+        )
+        result.files += ["rho.csv", "rho_crossings.csv", "rho.png"]
     atomic_write(marker, lambda p: Path(p).write_text(dumps(result.to_dict())))
     return result
 

@@ -18,6 +18,8 @@ from pydantic import ValidationError
 from embedcausal.dag import CausalDAG, parse_edge
 from embedcausal.errors import DAGError, SpecError, expected, shown
 from embedcausal.priors import Prior, PriorError, parse_prior
+from embedcausal.spec.confounders import confounder_edges
+from embedcausal.spec.estimand import is_level
 from embedcausal.spec.messages import spec_error
 from embedcausal.spec.schema import DEFAULT_VARYING, PRIOR_SLOTS, FileModel
 
@@ -248,6 +250,15 @@ class ModelSpec:
                 "expected two different values of treatment column "
                 f"{shown(self.column(e.treatment))}",
             )
+        if e.contrast is not None and e.contrast.levels is None:
+            ends = (e.contrast.from_, e.contrast.to)
+            if any(is_level(v) for v in ends):
+                raise self._err(
+                    "estimand.contrast",
+                    f"from = {shown(ends[0])} and to = {shown(ends[1])} mix a level name with a "
+                    "quantile or number; expected two level names of a categorical treatment "
+                    "or two quantiles/numbers",
+                )
         for node in self.data.columns:
             need_node(f"data.columns.{node}", node)
         for i, node in enumerate(self.data.factors):
@@ -332,6 +343,8 @@ class ModelSpec:
             if s.priors:
                 for set_name, priors in s.priors.sets.items():
                     self._validate_priors(f"sensitivity.priors.sets.{set_name}", priors, fill=False)
+            if s.rho is not None:
+                self._check_rho()
         if self._check_files and not self.data_path.is_file():
             raise self._err(
                 "data.path",
@@ -342,24 +355,24 @@ class ModelSpec:
             raise self._err("data.path", f"{shown(self.data.path)} is not a .csv or .parquet file")
         self._dag = dag.with_roles(treatment=e.treatment, mediator=e.mediator, outcome=e.outcome)
 
+    def _check_rho(self) -> None:
+        """``sensitivity.rho`` needs a Gaussian mediator and a probit or Gaussian outcome."""
+        m, why = self.model, None
+        if self.estimand.mediator is None:
+            why = "estimand.mediator is not set; expected a mediator node"
+        elif m.mediator_family != "gaussian":
+            why = f"model.mediator_family is {shown(m.mediator_family)}; expected 'gaussian'"
+        elif m.family == "bernoulli" and m.link != "probit":
+            why = f"model.link is {shown(m.link)}; expected 'probit' (or family 'gaussian')"
+        if why:
+            raise self._err("sensitivity.rho", f"ρ is the correlation of normal errors, but {why}")
+
     def _confounder_edges(self, edges: list[tuple[str, str]]) -> list[tuple[str, str]]:
-        """``dag.confounders`` as edges to the treatment, mediator and outcome (new ones only);
-        kept as ``self.confounder_edges`` (``"c -> t"``) for ``embedcausal check``."""
+        """``dag.confounders`` as new edges, kept as ``self.confounder_edges`` for ``check``."""
         e = self.estimand
         roles = {e.treatment: "treatment", **({e.mediator: "mediator"} if e.mediator else {})}
         roles[e.outcome] = "outcome"
-        seen, new = set(edges), []
-        for i, c in enumerate(self.dag_section.confounders):
-            if c in roles:
-                raise self._err(
-                    f"dag.confounders[{i}]",
-                    f"{shown(c)} is the {roles[c]}; expected a common cause of "
-                    + ", ".join(shown(n) for n in roles),
-                )
-            for target in roles:
-                if (c, target) not in seen:
-                    seen.add((c, target))
-                    new.append((c, target))
+        new = confounder_edges(self.dag_section.confounders, roles, edges, self._err)
         self.confounder_edges = [f"{a} -> {b}" for a, b in new]
         return new
 

@@ -4,9 +4,22 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import AfterValidator, Field, field_validator
 
+from embedcausal.errors import shown
 from embedcausal.spec.common import FiniteFloat, Name, Strict
+
+
+def _correlation(value: float) -> float:
+    if not -1.0 < value < 1.0:
+        raise ValueError(
+            f"{shown(value)} is not a correlation strictly between -1 and 1; expected |ρ| < 1"
+        )
+    return value
+
+
+#: one value of the ρ grid: a finite number with |ρ| < 1
+Correlation = Annotated[float, Field(allow_inf_nan=False), AfterValidator(_correlation)]
 
 
 class ConfounderSweep(Strict):
@@ -53,3 +66,13 @@ class SensitivitySection(Strict):
     ovb: OVBSettings | None = None
     priors: PriorSensitivity | None = None
     refuters: RefuterSettings | None = None
+    #: the ρ grid of the mediator–outcome error correlation (``embedcausal.sensitivity.rho``)
+    rho: list[Correlation] | None = Field(None, min_length=1)
+
+    @field_validator("rho")
+    @classmethod
+    def _distinct_rho(cls, v: list[float] | None) -> list[float] | None:
+        if v is not None and len(set(v)) != len(v):
+            twice = next(x for i, x in enumerate(v) if x in v[:i])
+            raise ValueError(f"{shown(twice)} is listed twice; expected distinct values of ρ")
+        return v
