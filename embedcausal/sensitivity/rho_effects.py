@@ -34,6 +34,7 @@ import pandas as pd
 import xarray as xr
 
 from embedcausal.effects import CHUNK_VALUES, Counterfactual
+from embedcausal.plots.sensitivity import zero_crossings
 
 if TYPE_CHECKING:
     from embedcausal.plan import Design
@@ -136,17 +137,6 @@ def rho_gcomp(
     return xr.Dataset(data, coords=coords, attrs=attrs)
 
 
-def _zeros(x: np.ndarray, y: np.ndarray) -> list[float]:
-    """Values of ``x`` where the piecewise-linear ``y`` is 0."""
-    out = []
-    for i in range(len(x)):
-        if y[i] == 0:
-            out.append(float(x[i]))
-        elif i and y[i - 1] * y[i] < 0:
-            out.append(float(x[i - 1] - y[i - 1] * (x[i] - x[i - 1]) / (y[i] - y[i - 1])))
-    return out
-
-
 def _around(r: float, bounds: list[float], x: np.ndarray) -> tuple[float, float]:
     """The nearest bounds below and above ``r`` (the grid's ends when there are none)."""
     below = [b for b in bounds if b <= r]
@@ -188,9 +178,10 @@ def crossings(table: pd.DataFrame, effects: tuple[str, ...] = ("nie", "nde", "to
             continue
         x = g["rho"].to_numpy(float)
         bounds = sorted(
-            _zeros(x, g["hdi_low"].to_numpy(float)) + _zeros(x, g["hdi_high"].to_numpy(float))
+            zero_crossings(x, g["hdi_low"].to_numpy(float))
+            + zero_crossings(x, g["hdi_high"].to_numpy(float))
         )
-        found = _zeros(x, g["mean"].to_numpy(float))
+        found = zero_crossings(x, g["mean"].to_numpy(float))
         for r in found:
             rows.append(dict(zip(CROSSING_COLUMNS, (e, r, *_around(r, bounds, x)), strict=True)))
         if not found:
