@@ -17,6 +17,8 @@ grouping's variance on that scale (after the group-level predictors). Levels wit
 ``r_j · (1 − √(2/(k − 1))) > 1`` are centred, the others non-centred: ``σ̂²`` comes from the
 grouping's own ``k`` levels, with a relative standard error of about ``√(2/(k − 1))``, so a
 grouping of a few levels (regions) is centred only when its ratio clears 1 by that margin.
+A grouping in which a single level would be centred is non-centred throughout: that level's
+effect, alone, funnels with ``σ`` (which the other levels inform).
 
 Two more rules remove the ridges that remain:
 
@@ -294,6 +296,8 @@ def plan_part(design: Design, part: Part) -> PartPlan:
         how = _choice(design, part, g)
         if how == "auto":
             centered[g] = tuple(bool(x * sure > CENTER_ABOVE) for x in r)
+            if sum(centered[g]) == 1 < n:  # one centred level alone funnels with σ: none
+                centered[g] = (False,) * n
         else:
             centered[g] = (how == "centered",) * n
     mostly = [

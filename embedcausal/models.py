@@ -143,7 +143,7 @@ def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
     model.add_coord(f"{p}_{g.name}_centred", levels[C])
     model.add_coord(f"{p}_{g.name}_noncentred", levels[N])
     mu = mu + pt.zeros(len(levels))
-    if g.zero_sum:  # as above, for the centred levels (the others' level is pinned by z's prior)
+    if g.zero_sum and len(C) > 1:  # as above, for the centred levels (one alone would be 0)
         a_c = pm.CustomDist(
             f"{p}_a_{g.name}",
             mu[C] - mu[C].mean(),
@@ -161,7 +161,7 @@ def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
             mu=mu[C],
             sigma=sigma,
             dims=f"{p}_{g.name}_centred",
-            transform=LevelRotation(),
+            **({"transform": LevelRotation()} if len(C) > 1 else {}),  # one: nothing to rotate
         )
     z = pm.Normal(f"{p}_z_{g.name}", 0.0, 1.0, dims=f"{p}_{g.name}_noncentred")
     a = pt.set_subtensor(pt.zeros(len(levels))[C], a_c)

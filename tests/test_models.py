@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pymc as pm
+import pytensor.tensor as pt
 import pytest
 import xarray as xr
 from _reference import numpy_eta, prior_posterior, stacked
@@ -237,3 +238,37 @@ def test_confounder_needs_the_within_group_column(frame):
         build_model(d, confounder=True)
     ok = design(load_spec(HERE / "valid.toml"), frame)
     assert build_model(ok, confounder=True)["U"].ndim == 1
+
+
+@pytest.mark.parametrize("zero_sum", [True, False])
+def test_a_single_centred_level_keeps_its_own_effect(zero_sum):
+    # a grouping with one centred level among non-centred ones: the centred levels' sum-to-zero
+    # pinned that level's deviation at exactly 0 (a constant parameter, R-hat NaN in a coverage
+    # fit), and its level rotation divided 0 by 0; one level needs neither
+    from embedcausal.geometry import GroupPlan
+    from embedcausal.models import _group_effects
+
+    levels = np.array(["a", "b", "c"])
+    plan = GroupPlan("g", None, (True, False, False), (5.0, 0.1, 0.1), (), False, zero_sum)
+    with pm.Model(coords={"g": levels}) as model:
+        _, dev = _group_effects("y", plan, pt.as_tensor(0.0), pt.as_tensor(1.0), levels)
+        pm.Deterministic("dev", dev)
+    assert np.isfinite(model.compile_logp()(model.initial_point()))
+    draws = pm.draw(model["dev"], draws=200, random_seed=1)
+    assert draws[:, 0].std() > 0.5
+
+
+def test_plan_centres_no_grouping_for_a_single_level():
+    # on this coverage-study panel one of 20 missions is informative enough to centre alone:
+    # its centred effect then funnels with σ_mission (5 divergences at 4 × 1000), so none is
+    from embedcausal.simulation import simulate
+    from embedcausal.validation import study_spec
+
+    sim = simulate("institutional", seed=1, n_countries=60, n_missions=20)
+    spec = study_spec("institutional_1.csv", mediator=sim.truth["mediator"])
+    mission = next(
+        g for g in plan_part(design(spec, sim.data), "outcome").groups if g.name == "mission"
+    )
+    k = len(mission.centered)
+    assert sum(r * (1 - np.sqrt(2 / (k - 1))) > 1 for r in mission.ratio) == 1
+    assert mission.n_centered == 0
