@@ -67,6 +67,22 @@ class Diagnostics:
             advice=list(d.get("advice", [])),
         )
 
+    @property
+    def failed_checks(self) -> list[str]:
+        """The names of the checks that failed: ``r_hat``, ``ess_bulk``, ``ess_tail`` (those
+        naming parameters), ``divergences`` and ``bfmi``; empty when every check passed."""
+        out = [k for k in ("r_hat", "ess_bulk", "ess_tail") if k in self.worst]
+        if self.divergences:
+            out.append("divergences")
+        if self.min_bfmi is not None and self.min_bfmi < self.thresholds["bfmi"]:
+            out.append("bfmi")
+        return out
+
+    def point_attrs(self) -> dict[str, Any]:
+        """The verdict as attributes of a grid point's effect draws (``diagnostics_ok`` 0/1,
+        ``diagnostics_problems``: the problems joined by ``"; "``)."""
+        return {"diagnostics_ok": int(self.ok), "diagnostics_problems": "; ".join(self.problems)}
+
     def __getitem__(self, key: str) -> Any:
         return self.to_dict()[key]
 

@@ -109,26 +109,12 @@ def fit_seed(payload: dict[str, Any]) -> xr.Dataset:
     diag = run.diagnostics
     ds.attrs["diagnostics_ok"] = int(diag.ok)
     # which checks failed, not just whether: a study whose every fit is flagged must say why
-    ds.attrs["failed_checks"] = ",".join(failed_checks(diag))
+    ds.attrs["failed_checks"] = ",".join(diag.failed_checks)
     ds.attrs["max_r_hat"] = float(diag.max_r_hat)
     ds.attrs["min_ess_bulk"] = float(diag.min_ess_bulk)
     ds.attrs["min_ess_tail"] = float(diag.min_ess_tail)
     ds.attrs["divergences"] = int(diag.divergences)
     return ds
-
-
-def failed_checks(diag) -> list[str]:
-    """The names of the checks a fit's :class:`~embedcausal.diagnostics.Diagnostics` failed.
-
-    One or more of ``r_hat``, ``ess_bulk``, ``ess_tail`` (from the parameters it names),
-    ``divergences`` and ``bfmi``; empty when the fit passed.
-    """
-    out = [k for k in ("r_hat", "ess_bulk", "ess_tail") if k in diag.worst]
-    if diag.divergences:
-        out.append("divergences")
-    if diag.min_bfmi is not None and diag.min_bfmi < diag.thresholds["bfmi"]:
-        out.append("bfmi")
-    return out
 
 
 def coverage_study(

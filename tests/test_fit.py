@@ -205,3 +205,9 @@ def test_diagnostics_of_a_stuck_chain_flag_it_without_warnings():
     stuck = np.ones((1, 3))
     diag = diagnose(from_dict({"posterior": {"x": stuck}, "sample_stats": {"energy": stuck}}))
     assert not diag.ok and any("R-hat" in p for p in diag.problems)
+    # the checks that failed, by name (what a study's table records), and a grid point's verdict
+    assert {"r_hat", "ess_bulk"} <= set(diag.failed_checks)
+    assert diag.point_attrs() == {
+        "diagnostics_ok": 0,
+        "diagnostics_problems": "; ".join(diag.problems),
+    }

@@ -98,8 +98,7 @@ def fit_point(d: Design, params: dict[str, Any]) -> xr.Dataset:
     ds = gcomp(idata, d, counterfactual=counterfactual)
     diag = diagnose(idata)
     ds.attrs.update({a: float(params[a]) for a in AXES})
-    ds.attrs["diagnostics_ok"] = int(diag.ok)
-    ds.attrs["diagnostics_problems"] = "; ".join(diag.problems)
+    ds.attrs.update(diag.point_attrs())
     return ds
 
 

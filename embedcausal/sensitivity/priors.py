@@ -81,6 +81,5 @@ def fit_prior_set(d: Design, params: dict[str, Any]) -> xr.Dataset:
     diag = run.diagnostics
     ds.attrs["prior_set"] = params["name"]
     ds.attrs["priors"] = json.dumps(params["priors"], sort_keys=True)
-    ds.attrs["diagnostics_ok"] = int(diag.ok)
-    ds.attrs["diagnostics_problems"] = "; ".join(diag.problems)
+    ds.attrs.update(diag.point_attrs())
     return ds

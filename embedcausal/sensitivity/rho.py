@@ -120,8 +120,7 @@ def fit_rho_point(d: Design, params: dict[str, Any]) -> xr.Dataset:
     idata, counterfactual = sample_rho(d, rho)
     ds = rho_gcomp(idata, d, rho, counterfactual=counterfactual)
     diag = diagnose(idata)
-    ds.attrs["diagnostics_ok"] = int(diag.ok)
-    ds.attrs["diagnostics_problems"] = "; ".join(diag.problems)
+    ds.attrs.update(diag.point_attrs())
     return ds
 
 
