@@ -4,7 +4,8 @@
 (or a model file, from which it builds one), samples with nutpie (default) or PyMC's own NUTS
 (``backend = "pymc"``, :mod:`embedcausal.samplers`), checks the chains
 (:mod:`embedcausal.diagnostics`), computes the outcome's pointwise log-likelihood
-(:mod:`embedcausal.loglik`) and the effects, and returns a :class:`~embedcausal.Run`.
+(:mod:`embedcausal.loglik`, attached lazily) and the effects, and returns a
+:class:`~embedcausal.Run`.
 
 Speed (measured in ``docs/performance.md``):
 
@@ -31,7 +32,7 @@ import xarray as xr
 
 from embedcausal.diagnostics import diagnose
 from embedcausal.errors import EmbedcausalError
-from embedcausal.loglik import LOGLIK_MAX_VALUES, log_likelihood
+from embedcausal.loglik import LOGLIK_MAX_VALUES, lazy_log_likelihood
 from embedcausal.models import build_model
 from embedcausal.plan import Design, design
 from embedcausal.run import Run, package_versions
@@ -227,7 +228,11 @@ def fit(
     verbose: bool = False,
     keep_partial: bool = False,
 ) -> Run:
-    """Fit a design: sample, diagnose, compute the log-likelihood and the effects.
+    """Fit a design: sample, diagnose, compute the effects.
+
+    The outcome's pointwise log-likelihood (``run.idata["log_likelihood"]``, for ``az.loo``)
+    is attached lazily: computed the first time its values are read
+    (:func:`embedcausal.loglik.lazy_log_likelihood`).
 
     Parameters
     ----------
@@ -300,11 +305,10 @@ def fit(
             raise Interrupted(f"{exc}{kept}") from None
         idata, interrupted = exc.trace, str(exc)
     _release_freed_memory()
-    with timer.phase("log_likelihood"):
-        ll = log_likelihood(idata, plan)
+    # attached lazily: computed when first read (az.loo), never for a fit that does not need it
+    ll = lazy_log_likelihood(idata, plan)
     if ll is not None:
         idata["log_likelihood"] = xr.DataTree(ll)
-    _release_freed_memory()
     with timer.phase("diagnostics"):
         diag = diagnose(idata)
     run = Run(

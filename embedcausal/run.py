@@ -65,7 +65,8 @@ class Run:
         The plan the run was fitted from.
     idata : xarray.DataTree
         ``posterior`` (dims ``chain``, ``draw``, ``country``, ``mission``, …),
-        ``sample_stats``, ``log_likelihood`` (the outcome's, dims ``obs``), ``observed_data``,
+        ``sample_stats``, ``log_likelihood`` (the outcome's, dims ``obs``; after ``fit``, computed
+        the first time its values are read), ``observed_data``,
         ``constant_data`` and ``effects`` (the g-computation draws).
     diagnostics : Diagnostics
         R-hat, ESS, divergences and E-BFMI; ``diagnostics.ok`` and the named ``problems``.

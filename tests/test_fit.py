@@ -44,6 +44,32 @@ def test_run_is_labelled_datatree(run):
     assert len(run.data_hash) == 64 and run.versions["pymc"].startswith("6")
 
 
+def test_log_likelihood_is_computed_when_first_read(sim_csv):
+    # fit attaches the outcome's log-likelihood lazily: the group is there (az.loo finds it,
+    # its dims and size show), its values are made on the first read, equal to computing
+    # them at once, and a pickled run carries them
+    import pickle
+    import warnings
+
+    import arviz as az
+
+    from embedcausal.loglik import log_likelihood
+
+    fresh = fit(sim_spec(sim_csv), **FAST)
+    var = fresh.idata["log_likelihood"]["participation"]
+    assert var.dims == ("chain", "draw", "obs") and var.dtype == np.float32
+    assert var.shape == (2, 100, fresh.n_obs)
+    lazy = var.variable._data
+    assert not isinstance(lazy, np.ndarray) and lazy.array._values is None  # nothing computed
+    sent = pickle.loads(pickle.dumps(fresh.idata["log_likelihood"].to_dataset()))
+    eager = log_likelihood(fresh.idata, fresh.design)["participation"].values
+    np.testing.assert_array_equal(var.values, eager)
+    np.testing.assert_array_equal(sent["participation"].values, eager)
+    with warnings.catch_warnings():  # 200 draws: Pareto k warnings are expected
+        warnings.filterwarnings("ignore", "Estimated shape parameter of Pareto", UserWarning)
+        assert np.isfinite(az.loo(fresh.idata, var_name="participation").elpd)
+
+
 def test_diagnostics_flag_short_chains(run):
     # 100 draws x 2 chains cannot reach 400 effective draws: effects must be flagged
     assert run.diagnostics["ok"] is False
