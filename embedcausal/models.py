@@ -55,6 +55,7 @@ from embedcausal.likelihoods import (
     mediator_scale,
     outcome_likelihood,
 )
+from embedcausal.marginal import marginal_grouping, marginal_logp, zero_sum
 from embedcausal.prepared import COUNT_FAMILIES, mediator_transform
 
 if TYPE_CHECKING:
@@ -169,13 +170,16 @@ def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
     return a, a - mu
 
 
-def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None):
+def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str | None = None):
     """Build one part's parameters and return its linear predictor.
 
     ``latent`` is ``(grouping, values per level)``: a group-level term (the sensitivity
     analysis' latent confounder times its strength). In the mean of that grouping's effects
     when the part has the grouping — the data pin the sum of the two, so sampling them apart
     would leave a ridge per level — otherwise on the rows.
+
+    ``skip`` names a grouping whose effects are integrated out (:mod:`embedcausal.marginal`):
+    its scale is a parameter, its effects are not, and they do not enter the rows.
     """
     d = design.data
     priors = design.spec.priors
@@ -200,6 +204,8 @@ def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None):
     effects: dict[str, object] = {}
     for g in plan.groups:
         sigma = priors["sigma"].to_pymc(f"{p}_sigma_{g.name}")
+        if g.name == skip:
+            continue
         mu = alpha if g.intercept else 0.0
         if g.predictors:
             # β·x̄_g in the grouping's mean, β·(x − x̄_g) on the rows: one coefficient
@@ -225,7 +231,8 @@ def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None):
     if not terms:
         eta = eta + pt.zeros_like(nodes[f"{plan.groups[0].name}__code"], dtype="float64")
     for g in plan.leaves:
-        eta = eta + effects[g][nodes[f"{g}__code"]]
+        if g != skip:
+            eta = eta + effects[g][nodes[f"{g}__code"]]
     if latent is not None and latent[0] not in {g.name for g in plan.groups}:
         eta = eta + latent[1][nodes[f"{latent[0]}__code"]]
     for pname, g in plan.slopes:
@@ -246,6 +253,7 @@ def build_model(
     parts: tuple[Part, ...] | None = None,
     confounder: bool = False,
     rho: bool = False,
+    marginal: bool = False,
 ) -> pm.Model:
     """Build the joint outcome (+ mediator) model of a design.
 
@@ -266,6 +274,12 @@ def build_model(
     rho : bool
         Correlate the outcome's error with the Gaussian mediator's by ``rho_m_y`` (``pm.Data``,
         0 until set; :mod:`embedcausal.correlated`): one joint model.
+    marginal : bool
+        For sampling a Gaussian mediator's part on its own: integrate one grouping's effects
+        out of its likelihood (:func:`embedcausal.marginal.marginal_grouping` says which, if
+        any). The mediator is then data and ``model.marginal`` holds ``(grouping plan,
+        residual)`` for :func:`embedcausal.marginal.draw_back`; the effects come back after
+        sampling, so the posterior is the full model's.
 
     Returns
     -------
@@ -332,9 +346,15 @@ def build_model(
             for node in {q.node for q in mplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
             latent = (wg, model["conf_on_mediator"] * u) if u is not None else None
-            eta_m = _linear(design, mplan, nodes, latent)
+            mg = None
+            if marginal and parts == ("mediator",):
+                mg = marginal_grouping(design, mplan)
+            eta_m = _linear(design, mplan, nodes, latent, skip=mg.name if mg else None)
             eta_m.name = "m_eta"
-            nodes[d.mediator] = mediator_likelihood(design, eta_m)
+            if mg is None:
+                nodes[d.mediator] = mediator_likelihood(design, eta_m)
+            else:
+                nodes[d.mediator] = _marginal_mediator(design, eta_m, mg, nodes, model)
         if "outcome" in parts:
             yplan = plan_part(design, "outcome")
             for node in {q.node for q in yplan.predictors}:
@@ -350,6 +370,28 @@ def build_model(
         if confounder:
             treatment_model(design, u[nodes[f"{wg}__code"]])
     return model
+
+
+def _marginal_mediator(design: Design, eta, g, nodes: dict, model: pm.Model):
+    """A Gaussian mediator's likelihood with the effects of grouping ``g`` integrated out."""
+    d = design.data
+    observed = pm.Data(f"{d.mediator}__observed", d.m, dims="obs")
+    center, scale = mediator_scale(design)
+    center, scale = pm.Data("m__center", center), pm.Data("m__scale", scale)
+    sigma = design.spec.priors["mediator_sigma"].to_pymc("m_sigma")
+    residual = (observed - center) / scale - eta
+    counts = np.bincount(d.group_codes[g.name], minlength=len(d.coords[g.name]))
+    logp = marginal_logp(
+        residual,
+        nodes[f"{g.name}__code"],
+        counts,
+        sigma,
+        model[f"m_sigma_{g.name}"],
+        zero_sum=zero_sum(g),
+    )
+    pm.Potential("m_marginal_loglik", logp - d.n_obs * pt.log(scale))
+    model.marginal = (g, residual)
+    return observed
 
 
 def linear_predictor(model: pm.Model, prefix: str):

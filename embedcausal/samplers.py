@@ -39,8 +39,11 @@ CACHE_SIZE = 8
 _COMPILED: OrderedDict[str, Any] = OrderedDict()
 
 
-def structure_key(design: Design, part: str, confounder: bool) -> str:
-    """A key of everything in a part's compiled graph: structure, priors and frozen data."""
+def structure_key(design: Design, part: str, confounder: bool, marginal: str | None = None) -> str:
+    """A key of everything in a part's compiled graph: structure, priors and frozen data.
+
+    ``marginal`` names the grouping a model integrates out (``model.marginal``), if any.
+    """
     spec = design.spec
     d = design.data
     parts = {
@@ -57,6 +60,8 @@ def structure_key(design: Design, part: str, confounder: bool) -> str:
         "roles": [d.treatment, d.mediator, d.outcome],
         "predictors": [[p.name, p.part] for p in d.y_predictors + d.m_predictors],
         "plans": [pl.key() for pl in plans],
+        # a model that integrates a grouping out (embedcausal.marginal) is another graph
+        "marginal": marginal,
         "sizes": {k: len(v) for k, v in d.coords.items()},
         "nested": d.nested,
         "data": d.data_hash,
