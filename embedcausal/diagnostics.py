@@ -3,7 +3,8 @@
 Thresholds are ArviZ's recommendations (Vehtari et al. 2021): R-hat ≤ 1.01, bulk and tail
 ESS ≥ 100 per chain, no divergent transitions, E-BFMI ≥ 0.3. :func:`diagnose` checks every
 parameter of the posterior (element by element: ``y_a_country[USA]`` is named, not just
-``y_a_country``) with ArviZ 1.x and returns a :class:`Diagnostics` whose ``problems`` are
+``y_a_country``) with ArviZ 1.x's estimators (computed for all parameters at once by
+:mod:`embedcausal.mixing`) and returns a :class:`Diagnostics` whose ``problems`` are
 sentences a user can act on.
 """
 
@@ -15,6 +16,8 @@ from typing import Any
 
 import numpy as np
 import xarray as xr
+
+from embedcausal.mixing import rhat_ess
 
 RHAT_MAX = 1.01
 ESS_PER_CHAIN = 100
@@ -97,26 +100,24 @@ class Diagnostics:
         return "\n".join([head, *(f"PROBLEM: {p}" for p in self.problems), *self.advice])
 
 
-def _labels(da: xr.DataArray) -> tuple[list[str], np.ndarray]:
-    """Element labels ``name[coord,...]`` and values of a diagnostics array."""
-    if da.ndim == 0:
-        return [str(da.name)], np.asarray([float(da)])
-    stacked = da.stack(_el=da.dims)
-    labels = [
-        f"{da.name}[{','.join(map(str, idx if isinstance(idx, tuple) else (idx,)))}]"
-        for idx in stacked.indexes["_el"]
-    ]
-    return labels, np.asarray(stacked.values, dtype=float)
-
-
-def _flat(ds: xr.Dataset) -> tuple[list[str], np.ndarray]:
+def _elements(post: xr.Dataset, names: list[str]) -> tuple[list[str], np.ndarray]:
+    """Element labels ``name[coord,...]`` and their draws, shape (element, chain, draw)."""
     labels: list[str] = []
-    values: list[np.ndarray] = []
-    for name in ds.data_vars:
-        lab, val = _labels(ds[name])
-        labels += lab
-        values.append(val)
-    return labels, (np.concatenate(values) if values else np.array([]))
+    blocks: list[np.ndarray] = [np.empty((0, post.sizes["chain"], post.sizes["draw"]))]
+    for name in names:
+        da = post[name]
+        extra = [d for d in da.dims if d not in ("chain", "draw")]
+        if not extra:
+            labels.append(str(name))
+            blocks.append(da.transpose("chain", "draw").values[None])
+            continue
+        stacked = da.stack(_el=extra).transpose("_el", "chain", "draw")
+        labels += [
+            f"{name}[{','.join(map(str, idx if isinstance(idx, tuple) else (idx,)))}]"
+            for idx in stacked.indexes["_el"]
+        ]
+        blocks.append(stacked.values)
+    return labels, np.concatenate(blocks).astype(float)
 
 
 def _worst(labels: list[str], values: np.ndarray, bad: np.ndarray, *, high: bool) -> list[str]:
@@ -157,14 +158,10 @@ def diagnose(idata: xr.DataTree, *, var_names: list[str] | None = None) -> Diagn
     names = var_names or _sampled(idata)
     chains = idata["posterior"].sizes["chain"]
     ess_min = ESS_PER_CHAIN * chains
+    labels, values = _elements(idata["posterior"].to_dataset(), names)
     with np.errstate(invalid="ignore", divide="ignore"):
-        rhat = az.rhat(idata, var_names=names)
-        ess_b = az.ess(idata, var_names=names, method="bulk")
-        ess_t = az.ess(idata, var_names=names, method="tail")
-    to_ds = (lambda x: x.to_dataset()) if isinstance(rhat, xr.DataTree) else (lambda x: x)
-    lr, vr = _flat(to_ds(rhat))
-    lb, vb = _flat(to_ds(ess_b))
-    lt, vt = _flat(to_ds(ess_t))
+        vr, vb, vt = rhat_ess(values)
+    lr = lb = lt = labels
 
     def extreme(values: np.ndarray, fn) -> float:
         v = values[np.isfinite(values)]

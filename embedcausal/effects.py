@@ -78,7 +78,8 @@ class Counterfactual:
         from pytensor.graph.replace import graph_replace
         from pytensor.graph.traversal import ancestors
 
-        from embedcausal.models import build_model, linear_predictor, vectorized_function
+        from embedcausal.batched import linear_predictor, vectorized_function
+        from embedcausal.models import build_model
 
         if model is None:
             model = build_model(design)

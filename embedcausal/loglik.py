@@ -21,8 +21,9 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
+from embedcausal.batched import linear_predictor, vectorized_function
 from embedcausal.likelihoods import outcome_logp
-from embedcausal.models import build_model, linear_predictor, vectorized_function
+from embedcausal.models import build_model
 from embedcausal.plan import Design
 
 #: pointwise log-likelihood values (rows × draws) kept in memory at most; above, LOO is chunked

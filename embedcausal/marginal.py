@@ -32,10 +32,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from embedcausal.batched import vectorized_function
 from embedcausal.geometry import GroupPlan, PartPlan
+from embedcausal.likelihoods import mediator_scale
 
 if TYPE_CHECKING:
     from embedcausal.plan import Design
@@ -96,6 +99,28 @@ def marginal_logp(r, code, counts: np.ndarray, sigma, tau, *, zero_sum: bool):
     return -0.5 * (n_rows * np.log(2 * np.pi) + logdet + quad)
 
 
+def marginal_mediator(design: Design, eta, g, nodes: dict, model: pm.Model):
+    """A Gaussian mediator's likelihood with the effects of grouping ``g`` integrated out."""
+    d = design.data
+    observed = pm.Data(f"{d.mediator}__observed", d.m, dims="obs")
+    center, scale = mediator_scale(design)
+    center, scale = pm.Data("m__center", center), pm.Data("m__scale", scale)
+    sigma = design.spec.priors["mediator_sigma"].to_pymc("m_sigma")
+    residual = (observed - center) / scale - eta
+    counts = np.bincount(d.group_codes[g.name], minlength=len(d.coords[g.name]))
+    logp = marginal_logp(
+        residual,
+        nodes[f"{g.name}__code"],
+        counts,
+        sigma,
+        model[f"m_sigma_{g.name}"],
+        zero_sum=zero_sum(g),
+    )
+    pm.Potential("m_marginal_loglik", logp - d.n_obs * pt.log(scale))
+    model.marginal = (g, residual)
+    return observed
+
+
 def conditional_effects(
     S: np.ndarray,
     counts: np.ndarray,
@@ -130,8 +155,6 @@ def draw_back(
     ``m_z_{g}`` (non-centred, ``u / τ``) or ``m_a_{g}`` (centred, ``u``).
     """
     from scipy import sparse
-
-    from embedcausal.models import vectorized_function
 
     post = trace["posterior"].to_dataset()
     nchain, ndraw = post.sizes["chain"], post.sizes["draw"]

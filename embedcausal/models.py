@@ -35,6 +35,7 @@ import pymc as pm
 import pytensor.tensor as pt
 from pymc.distributions.transforms import ZeroSumTransform
 
+from embedcausal.batched import linear_predictor, vectorized_function
 from embedcausal.confounder import CONFOUNDER_PARAMS, latent_confounder, treatment_model
 from embedcausal.correlated import correlated_outcome
 from embedcausal.errors import EmbedcausalError
@@ -55,7 +56,7 @@ from embedcausal.likelihoods import (
     mediator_scale,
     outcome_likelihood,
 )
-from embedcausal.marginal import marginal_grouping, marginal_logp, zero_sum
+from embedcausal.marginal import marginal_grouping, marginal_mediator
 from embedcausal.prepared import COUNT_FAMILIES, mediator_transform
 
 if TYPE_CHECKING:
@@ -354,7 +355,7 @@ def build_model(
             if mg is None:
                 nodes[d.mediator] = mediator_likelihood(design, eta_m)
             else:
-                nodes[d.mediator] = _marginal_mediator(design, eta_m, mg, nodes, model)
+                nodes[d.mediator] = marginal_mediator(design, eta_m, mg, nodes, model)
         if "outcome" in parts:
             yplan = plan_part(design, "outcome")
             for node in {q.node for q in yplan.predictors}:
@@ -370,71 +371,3 @@ def build_model(
         if confounder:
             treatment_model(design, u[nodes[f"{wg}__code"]])
     return model
-
-
-def _marginal_mediator(design: Design, eta, g, nodes: dict, model: pm.Model):
-    """A Gaussian mediator's likelihood with the effects of grouping ``g`` integrated out."""
-    d = design.data
-    observed = pm.Data(f"{d.mediator}__observed", d.m, dims="obs")
-    center, scale = mediator_scale(design)
-    center, scale = pm.Data("m__center", center), pm.Data("m__scale", scale)
-    sigma = design.spec.priors["mediator_sigma"].to_pymc("m_sigma")
-    residual = (observed - center) / scale - eta
-    counts = np.bincount(d.group_codes[g.name], minlength=len(d.coords[g.name]))
-    logp = marginal_logp(
-        residual,
-        nodes[f"{g.name}__code"],
-        counts,
-        sigma,
-        model[f"m_sigma_{g.name}"],
-        zero_sum=zero_sum(g),
-    )
-    pm.Potential("m_marginal_loglik", logp - d.n_obs * pt.log(scale))
-    model.marginal = (g, residual)
-    return observed
-
-
-def linear_predictor(model: pm.Model, prefix: str):
-    """The named linear predictor ``{prefix}_eta`` of a model built by :func:`build_model`."""
-    from pytensor.graph.traversal import ancestors
-
-    for var in ancestors(model.observed_RVs):
-        if getattr(var, "name", None) == f"{prefix}_eta":
-            return var
-    raise KeyError(f"{prefix}_eta")
-
-
-def vectorized_function(
-    model: pm.Model, outputs: list, replace: dict | None = None, inputs=(), mode=None
-):
-    """Compile ``outputs`` of a model's graph as a function of a batch of posterior draws.
-
-    Every free random variable the outputs depend on becomes an input with a leading draw
-    dimension (:func:`pytensor.graph.vectorize_graph`); ``replace`` substitutes other graph
-    variables first (e.g. a ``pm.Data`` by an intervention value); ``inputs`` are extra
-    symbolic inputs appended after the draws.
-
-    Returns
-    -------
-    (names, function)
-        The free variables' names in input order, and the compiled function
-        ``f(*draws_by_name, *inputs) -> list of arrays`` (leading dim: draws).
-    """
-    import pytensor
-    from pytensor.graph.replace import graph_replace, vectorize_graph
-    from pytensor.graph.traversal import ancestors
-
-    if replace:
-        outputs = [graph_replace(o, replace, strict=False) for o in outputs]
-    free = set(model.free_RVs)
-    needed = {v.name: v for v in ancestors(outputs) if v in free}
-    names = sorted(needed)
-    batched = {
-        needed[n]: pytensor.tensor.tensor(
-            dtype=needed[n].dtype, shape=(None, *needed[n].type.shape), name=n
-        )
-        for n in names
-    }
-    vec = vectorize_graph(outputs, replace=batched)
-    fn = pytensor.function([*batched.values(), *inputs], vec, on_unused_input="ignore", mode=mode)
-    return names, fn

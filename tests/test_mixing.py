@@ -1,0 +1,76 @@
+"""R-hat and ESS for all parameters at once (embedcausal.mixing) against ArviZ's own estimators."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from arviz_base import from_dict
+
+from embedcausal.diagnostics import diagnose
+from embedcausal.mixing import _arviz, rhat_ess
+
+
+def _chains(rng, k: int, c: int, d: int) -> np.ndarray:
+    """AR(1) chains of k parameters, autocorrelations from -0.6 to 0.99, some chains shifted."""
+    phi = rng.uniform(-0.6, 0.99, size=(k, 1))
+    e = rng.normal(size=(k, c, d))
+    x = np.empty_like(e)
+    x[..., 0] = e[..., 0]
+    for t in range(1, d):
+        x[..., t] = phi * x[..., t - 1] + e[..., t]
+    x += rng.normal(size=(k, c, 1)) * (rng.uniform(size=(k, 1, 1)) < 0.3)  # chains disagree
+    x[0] = np.round(x[0])  # ties in the ranks
+    x[1] = np.exp(2 * x[1])  # skewed
+    return x
+
+
+@pytest.mark.parametrize("shape", [(40, 4, 1000), (25, 2, 101), (12, 1, 200), (10, 4, 7)])
+def test_rhat_and_ess_are_arviz_to_1e_9(shape):
+    x = _chains(np.random.default_rng(sum(shape)), *shape)
+    for got, want in zip(rhat_ess(x), _arviz(x), strict=True):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+        ok = ~np.isnan(want)
+        np.testing.assert_allclose(got[ok], want[ok], rtol=1e-9)
+
+
+def test_constant_and_non_finite_parameters_are_arviz_too():
+    x = _chains(np.random.default_rng(5), 6, 4, 300)
+    x[2] = 1.5  # a stuck parameter
+    x[3, 1, 7] = np.nan
+    with np.errstate(invalid="ignore", divide="ignore"):  # ArviZ's 0/0 on the stuck one
+        want_all = _arviz(x)
+    for got, want in zip(rhat_ess(x), want_all, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-9)  # NaN where ArviZ gives NaN
+
+
+def test_diagnose_names_the_same_elements_as_before():
+    # a fake posterior with dims: the worst elements are named with their coordinates
+    rng = np.random.default_rng(2)
+    good = rng.normal(size=(4, 500, 3))
+    bad = rng.normal(size=(4, 500)) + np.array([0.0, 0.0, 0.0, 3.0])[:, None]
+    idata = from_dict(
+        {"posterior": {"a": good, "b": bad}},
+        dims={"a": ["country"]},
+        coords={"country": ["USA", "GBR", "FRA"]},
+    )
+    diag = diagnose(idata)
+    assert diag.worst["r_hat"][0].startswith("b (")
+    shifted = good.copy()
+    shifted[3, :, 1] += 3.0  # one chain of GBR elsewhere: named by its coordinate
+    named = diagnose(
+        from_dict(
+            {"posterior": {"a": shifted}},
+            dims={"a": ["country"]},
+            coords={"country": ["USA", "GBR", "FRA"]},
+        )
+    )
+    assert [w.split(" (")[0] for w in named.worst["r_hat"]] == ["a[GBR]"]
+    assert diag.max_r_hat > 1.3 and diag.min_ess_bulk < 100
+    clean = diagnose(
+        from_dict(
+            {"posterior": {"a": good}},
+            dims={"a": ["country"]},
+            coords={"country": ["USA", "GBR", "FRA"]},
+        )
+    )
+    assert clean.ok and clean.max_r_hat < 1.01
