@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHUNK_VALUES", "Counterfactual", "effects_table", "gcomp", "stacked_posterior"]
 
+COUNT_FAMILIES = ("poisson", "negbinomial")
 EFFECT_NAMES = ("total", "nde", "nie", "prop_mediated", "p_nie_gt_nde")
 #: values per chunk of draws × rows: about 14 float64 arrays of this size are alive at once
 #: (the counterfactual predictors, their sums and contiguous copies), so 250,000 bounds the
@@ -229,17 +230,27 @@ def gcomp(
             out["total"].append(scale * diff)
             continue
         g0, g1, m0 = res[2], res[3], res[4]
-        m1 = m0 + res[5]
-        e00 = _expected(design, a0, g0, m0, params)
-        e10 = _expected(design, a1, g1, m0, params)
-        e11 = _expected(design, a1, g1, m1, params)
-        out["total"].append(e11 - e00)
-        out["nde"].append(e10 - e00)
-        out["nie"].append(e11 - e10)
+        arms = [(0, 0), (1, 0), (1, 1), *([(0, 1)] if both else [])]
+        if d.mediator_family in COUNT_FAMILIES:  # one kernel call, each pmf computed once
+            e = quadrature.count_arms(
+                a0, res[1], g0, g1, m0, res[5], arms,
+                family=d.mediator_family, dispersion=params.get("m_alpha"),
+                link=outcome_link(design),
+            )  # fmt: skip
+            y_center, y_scale_ = outcome_scale(design)
+            e = {arm: y_center + y_scale_ * v for arm, v in e.items()}
+        else:
+            m1 = m0 + res[5]
+            e = {
+                (t, tm): _expected(design, (a0, a1)[t], (g0, g1)[t], (m0, m1)[tm], params)
+                for t, tm in arms
+            }
+        out["total"].append(e[1, 1] - e[0, 0])
+        out["nde"].append(e[1, 0] - e[0, 0])
+        out["nie"].append(e[1, 1] - e[1, 0])
         if both:
-            e01 = _expected(design, a0, g0, m1, params)
-            out["nde_treated"].append(e11 - e01)
-            out["nie_control"].append(e01 - e00)
+            out["nde_treated"].append(e[1, 1] - e[0, 1])
+            out["nie_control"].append(e[0, 1] - e[0, 0])
         if m_star is not None:  # the mediator set to m* for everyone: the controlled effect
             cde = quadrature.plain_mean(a1 + g1 * g_star, link)
             out["cde"].append(y_scale * (cde - quadrature.plain_mean(a0 + g0 * g_star, link)))
