@@ -195,6 +195,7 @@ def gcomp(
     """
     from embedcausal import quadrature
     from embedcausal.likelihoods import outcome_scale
+    from embedcausal.samplers import single_threaded_blas
 
     d = design.data
     cf = counterfactual or Counterfactual.compile(design)
@@ -218,42 +219,46 @@ def gcomp(
         out["cde"] = []
         g_star = float(d.transformed(d.mediator, np.array([m_star]))[0])
         y_scale, link = outcome_scale(design)[1], outcome_link(design)
-    for start in range(0, n, step):
-        params = {k: v[start : start + step] for k, v in flat.items()}
-        res = cf.eta(params)
-        a0 = res[0]
-        a1 = a0 + res[1]
-        if not cf.has_mediator:
-            link = outcome_link(design)
-            scale = outcome_scale(design)[1]
-            diff = quadrature.plain_mean(a1, link) - quadrature.plain_mean(a0, link)
-            out["total"].append(scale * diff)
-            continue
-        g0, g1, m0 = res[2], res[3], res[4]
-        arms = [(0, 0), (1, 0), (1, 1), *([(0, 1)] if both else [])]
-        if d.mediator_family in COUNT_FAMILIES:  # one kernel call, each pmf computed once
-            e = quadrature.count_arms(
-                a0, res[1], g0, g1, m0, res[5], arms,
-                family=d.mediator_family, dispersion=params.get("m_alpha"),
-                link=outcome_link(design),
-            )  # fmt: skip
-            y_center, y_scale_ = outcome_scale(design)
-            e = {arm: y_center + y_scale_ * v for arm, v in e.items()}
-        else:
-            m1 = m0 + res[5]
-            e = {
-                (t, tm): _expected(design, (a0, a1)[t], (g0, g1)[t], (m0, m1)[tm], params)
-                for t, tm in arms
-            }
-        out["total"].append(e[1, 1] - e[0, 0])
-        out["nde"].append(e[1, 0] - e[0, 0])
-        out["nie"].append(e[1, 1] - e[1, 0])
-        if both:
-            out["nde_treated"].append(e[1, 1] - e[0, 1])
-            out["nie_control"].append(e[0, 1] - e[0, 0])
-        if m_star is not None:  # the mediator set to m* for everyone: the controlled effect
-            cde = quadrature.plain_mean(a1 + g1 * g_star, link)
-            out["cde"].append(y_scale * (cde - quadrature.plain_mean(a0 + g0 * g_star, link)))
+    # one BLAS thread: the linear predictors' small matrix products (draws x predictors x rows)
+    # are not worth a second thread; on a busy 2-core machine a two-thread OpenBLAS product
+    # took ~24 ms against 0.2 ms with one, waiting for its second thread (docs/performance.md)
+    with single_threaded_blas():
+        for start in range(0, n, step):
+            params = {k: v[start : start + step] for k, v in flat.items()}
+            res = cf.eta(params)
+            a0 = res[0]
+            a1 = a0 + res[1]
+            if not cf.has_mediator:
+                link = outcome_link(design)
+                scale = outcome_scale(design)[1]
+                diff = quadrature.plain_mean(a1, link) - quadrature.plain_mean(a0, link)
+                out["total"].append(scale * diff)
+                continue
+            g0, g1, m0 = res[2], res[3], res[4]
+            arms = [(0, 0), (1, 0), (1, 1), *([(0, 1)] if both else [])]
+            if d.mediator_family in COUNT_FAMILIES:  # one kernel call, each pmf computed once
+                e = quadrature.count_arms(
+                    a0, res[1], g0, g1, m0, res[5], arms,
+                    family=d.mediator_family, dispersion=params.get("m_alpha"),
+                    link=outcome_link(design),
+                )  # fmt: skip
+                y_center, y_scale_ = outcome_scale(design)
+                e = {arm: y_center + y_scale_ * v for arm, v in e.items()}
+            else:
+                m1 = m0 + res[5]
+                e = {
+                    (t, tm): _expected(design, (a0, a1)[t], (g0, g1)[t], (m0, m1)[tm], params)
+                    for t, tm in arms
+                }
+            out["total"].append(e[1, 1] - e[0, 0])
+            out["nde"].append(e[1, 0] - e[0, 0])
+            out["nie"].append(e[1, 1] - e[1, 0])
+            if both:
+                out["nde_treated"].append(e[1, 1] - e[0, 1])
+                out["nie_control"].append(e[0, 1] - e[0, 0])
+            if m_star is not None:  # the mediator set to m* for everyone: the controlled effect
+                cde = quadrature.plain_mean(a1 + g1 * g_star, link)
+                out["cde"].append(y_scale * (cde - quadrature.plain_mean(a0 + g0 * g_star, link)))
     coords = {"chain": post["chain"].values, "draw": post["draw"].values}
     data = {
         k: (("chain", "draw"), np.concatenate(v).reshape(nchain, ndraw))
