@@ -176,64 +176,94 @@ def _count(a0, da, g0, g1, m0, dm, disp, negbin, tail, k_table, link, need):  # 
         same0 = _same_slope(g0, s, link)
         same1 = _same_slope(g1, s, link)
         r = disp[s]
+        log_r = math.log(r)
         # (1 + k)^(-γ) for each outcome arm, filled as far as the rows need them
-        pw = np.empty((2, k_table))
-        filled = np.zeros(2, dtype=np.int64)
+        pw0 = np.empty(k_table)
+        pw1 = np.empty(k_table)
+        filled0 = 0
+        filled1 = 0
         # the pmf's ratio p(k+1)/p(k) without its row factor: (k + r)/(k + 1), or 1/(k + 1)
         step = np.empty(k_table)
         for k in range(k_table):
             step[k] = (k + r) * inv_k1[k] if negbin else inv_k1[k]
         acc = np.zeros((2, 2))
         for i in range(n_row):
+            # the two outcome arms of the row: α, γ, e^(-α) (for the tabulated powers)
+            a_0 = a0[s, i]
+            a_1 = a_0 + da[s, i]
+            gg0 = g0[s, i]
+            gg1 = g1[s, i]
+            ea0 = math.exp(-a_0) if a_0 > -700.0 else np.inf
+            ea1 = math.exp(-a_1) if a_1 > -700.0 else np.inf
+            tab0 = same0 and ea0 < np.inf
+            tab1 = same1 and ea1 < np.inf
             for tm in range(2):
-                if not (need[0, tm] or need[1, tm]):
+                use0 = need[0, tm]  # the outcome arms that use this mediator
+                use1 = need[1, tm]
+                if not (use0 or use1):
                     continue
                 eta = m0[s, i] + dm[s, i] if tm == 1 else m0[s, i]
                 mu = math.exp(eta)
-                if negbin:
-                    p = math.exp(r * (math.log(r) - math.log(r + mu)))
+                if negbin:  # p(0) = (r / (r + μ))^r
+                    p = math.exp(r * (log_r - math.log(r + mu)))
                     ratio = mu / (mu + r)
                 else:
                     p = math.exp(-mu)
                     ratio = mu
-                # the outcome arms that use this mediator: their α, γ, e^(-α), table use
-                use0 = need[0, tm]
-                use1 = need[1, tm]
-                a_0 = a0[s, i]
-                a_1 = a_0 + da[s, i]
-                gg0 = g0[s, i]
-                gg1 = g1[s, i]
-                ea0 = math.exp(-a_0) if a_0 > -700.0 else np.inf
-                ea1 = math.exp(-a_1) if a_1 > -700.0 else np.inf
-                tab0 = same0 and ea0 < np.inf
-                tab1 = same1 and ea1 < np.inf
+                # k = 0, 1, … until the mass left is below tail (and k > μ)
                 mass = 0.0
                 acc0 = 0.0
                 acc1 = 0.0
                 kk = 0
-                while True:
-                    if kk < k_table:
-                        if use0:
-                            if tab0:
-                                if kk >= filled[0]:
-                                    pw[0, kk] = math.exp(-g0[s, 0] * log1p_k[kk])
-                                    filled[0] = kk + 1
-                                acc0 += p / (1.0 + ea0 * pw[0, kk])
-                            else:
-                                acc0 += p * _inv_link(a_0 + gg0 * log1p_k[kk], link)
-                        if use1:
-                            if tab1:
-                                if kk >= filled[1]:
-                                    pw[1, kk] = math.exp(-g1[s, 0] * log1p_k[kk])
-                                    filled[1] = kk + 1
-                                acc1 += p / (1.0 + ea1 * pw[1, kk])
-                            else:
-                                acc1 += p * _inv_link(a_1 + gg1 * log1p_k[kk], link)
+                if use0 and use1 and tab0 and tab1 and ea0 < 1e100 and ea1 < 1e100:
+                    # both arms from the tables, one division for the two:
+                    # 1/x0 = x1/(x0·x1), 1/x1 = x0/(x0·x1) (no overflow: x0, x1 < 1e100)
+                    while kk < k_table:
+                        if kk >= filled0:
+                            pw0[kk] = math.exp(-g0[s, 0] * log1p_k[kk])
+                            pw1[kk] = math.exp(-g1[s, 0] * log1p_k[kk])
+                            filled0 = kk + 1
+                            filled1 = max(filled1, filled0)
+                        x0 = 1.0 + ea0 * pw0[kk]
+                        x1 = 1.0 + ea1 * pw1[kk]
+                        q = p / (x0 * x1)
+                        acc0 += q * x1
+                        acc1 += q * x0
                         mass += p
                         if 1.0 - mass < tail and kk > mu:
                             break
                         p *= step[kk] * ratio
-                    else:
+                        kk += 1
+                elif (not use0 or tab0) and (not use1 or tab1):  # the arms used: from tables
+                    while kk < k_table:
+                        if use0:
+                            if kk >= filled0:
+                                pw0[kk] = math.exp(-g0[s, 0] * log1p_k[kk])
+                                filled0 = kk + 1
+                            acc0 += p / (1.0 + ea0 * pw0[kk])
+                        if use1:
+                            if kk >= filled1:
+                                pw1[kk] = math.exp(-g1[s, 0] * log1p_k[kk])
+                                filled1 = kk + 1
+                            acc1 += p / (1.0 + ea1 * pw1[kk])
+                        mass += p
+                        if 1.0 - mass < tail and kk > mu:
+                            break
+                        p *= step[kk] * ratio
+                        kk += 1
+                else:  # h(a + γ·log1p(k)) term by term
+                    while kk < k_table:
+                        if use0:
+                            acc0 += p * _inv_link(a_0 + gg0 * log1p_k[kk], link)
+                        if use1:
+                            acc1 += p * _inv_link(a_1 + gg1 * log1p_k[kk], link)
+                        mass += p
+                        if 1.0 - mass < tail and kk > mu:
+                            break
+                        p *= step[kk] * ratio
+                        kk += 1
+                if kk == k_table:  # a long tail: the terms past the tables
+                    while True:
                         lk = math.log1p(kk)
                         if use0:
                             acc0 += p * _inv_link(a_0 + gg0 * lk, link)
@@ -248,7 +278,7 @@ def _count(a0, da, g0, g1, m0, dm, disp, negbin, tail, k_table, link, need):  # 
                             p = p * ((kk + r) / (kk + 1) * ratio)
                         else:
                             p = p * (ratio / (kk + 1))
-                    kk += 1
+                        kk += 1
                 if use0:
                     acc[0, tm] += acc0 / mass
                 if use1:
