@@ -187,6 +187,15 @@ def _count(a0, da, g0, g1, m0, dm, disp, negbin, tail, k_table, link, need):  # 
         for k in range(k_table):
             step[k] = (k + r) * inv_k1[k] if negbin else inv_k1[k]
         acc = np.zeros((2, 2))
+        # the treatment's changes da and dm are often one number per draw (no interaction, no
+        # varying slope): then e^(-α_1) = e^(-α_0)·e^(-da) and μ_1 = μ_0·e^(dm), two
+        # exponentials less per row (rows whose change differs by > 1e-12 get their own)
+        da_s = da[s, 0]
+        dm_s = dm[s, 0]
+        e_da = math.exp(-da_s)
+        e_dm = math.exp(dm_s)
+        tol_a = 1e-12 * (1.0 + abs(da_s))
+        tol_m = 1e-12 * (1.0 + abs(dm_s))
         for i in range(n_row):
             # the two outcome arms of the row: α, γ, e^(-α) (for the tabulated powers)
             a_0 = a0[s, i]
@@ -194,7 +203,15 @@ def _count(a0, da, g0, g1, m0, dm, disp, negbin, tail, k_table, link, need):  # 
             gg0 = g0[s, i]
             gg1 = g1[s, i]
             ea0 = math.exp(-a_0) if a_0 > -700.0 else np.inf
-            ea1 = math.exp(-a_1) if a_1 > -700.0 else np.inf
+            if a_0 > -700.0 and a_1 > -700.0 and abs(da[s, i] - da_s) <= tol_a:
+                ea1 = ea0 * e_da
+            else:
+                ea1 = math.exp(-a_1) if a_1 > -700.0 else np.inf
+            mu0 = math.exp(m0[s, i])
+            if abs(dm[s, i] - dm_s) <= tol_m:
+                mu1 = mu0 * e_dm
+            else:
+                mu1 = math.exp(m0[s, i] + dm[s, i])
             tab0 = same0 and ea0 < np.inf
             tab1 = same1 and ea1 < np.inf
             for tm in range(2):
@@ -202,8 +219,7 @@ def _count(a0, da, g0, g1, m0, dm, disp, negbin, tail, k_table, link, need):  # 
                 use1 = need[1, tm]
                 if not (use0 or use1):
                     continue
-                eta = m0[s, i] + dm[s, i] if tm == 1 else m0[s, i]
-                mu = math.exp(eta)
+                mu = mu1 if tm == 1 else mu0
                 if negbin:  # p(0) = (r / (r + μ))^r
                     p = math.exp(r * (log_r - math.log(r + mu)))
                     ratio = mu / (mu + r)
