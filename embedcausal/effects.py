@@ -26,7 +26,9 @@ posterior draws (:func:`pytensor.graph.vectorize_graph`) and compiled once. The 
 linear predictor is affine in the transformed mediator ``g(M)``, so for each ``t`` it is
 ``α(t) + γ(t)·g(M)`` and the mediator's noise is integrated exactly: Gauss–Hermite quadrature
 for a Gaussian mediator (nodes chosen from the largest ``|γ·σ|`` so that the error is below
-1e-9), exactly for a Bernoulli one, and by common-random-number Monte Carlo for counts.
+1e-9), exactly for a Bernoulli one, and for counts by exact sums over the support, one
+kernel call for all the arms so that each row's mediator pmf is computed once per treatment
+level (:func:`embedcausal.quadrature.count_arms`).
 ``tests/test_effects.py`` checks the result against ``pm.do`` + posterior predictive sampling
 on the same model, and ``bench/gcomp.py`` measures both.
 """

@@ -16,6 +16,8 @@ inverse link (:data:`LINKS`): ``expit`` (logit, the default), ``Φ`` (probit) or
   stopped when the remaining probability is below :data:`COUNT_TAIL`; with one slope per draw
   ``expit(a + γ·log1p(k)) = 1/(1 + e^{-a}·(1+k)^{-γ})`` and the powers are tabulated, so a
   term costs a multiply-add and a division, not an exponential.
+  :func:`count_arms` takes the counterfactual arms ``(t, t')`` of g-computation at once: each
+  row's pmf under ``t'`` is computed once and serves every outcome arm that uses it.
 * :func:`ordered_mean` — an ordered-logit ``M`` on ``0..K-1``: the exact sum over categories.
 * :func:`bernoulli_mean` and :func:`plain_mean` — exact.
 
