@@ -26,7 +26,9 @@ posterior draws (:func:`pytensor.graph.vectorize_graph`) and compiled once. The 
 linear predictor is affine in the transformed mediator ``g(M)``, so for each ``t`` it is
 ``α(t) + γ(t)·g(M)`` and the mediator's noise is integrated exactly: Gauss–Hermite quadrature
 for a Gaussian mediator (nodes chosen from the largest ``|γ·σ|`` so that the error is below
-1e-9), exactly for a Bernoulli one, and by common-random-number Monte Carlo for counts.
+1e-9), exactly for a Bernoulli one, and for counts by exact sums over the support, one
+kernel call for all the arms so that each row's mediator pmf is computed once per treatment
+level (:func:`embedcausal.quadrature.count_arms`).
 ``tests/test_effects.py`` checks the result against ``pm.do`` + posterior predictive sampling
 on the same model, and ``bench/gcomp.py`` measures both.
 """
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = ["CHUNK_VALUES", "Counterfactual", "effects_table", "gcomp", "stacked_posterior"]
 
+COUNT_FAMILIES = ("poisson", "negbinomial")
 EFFECT_NAMES = ("total", "nde", "nie", "prop_mediated", "p_nie_gt_nde")
 #: values per chunk of draws × rows: about 14 float64 arrays of this size are alive at once
 #: (the counterfactual predictors, their sums and contiguous copies), so 250,000 bounds the
@@ -195,6 +198,7 @@ def gcomp(
     """
     from embedcausal import quadrature
     from embedcausal.likelihoods import outcome_scale
+    from embedcausal.samplers import single_threaded_blas
 
     d = design.data
     cf = counterfactual or Counterfactual.compile(design)
@@ -218,32 +222,46 @@ def gcomp(
         out["cde"] = []
         g_star = float(d.transformed(d.mediator, np.array([m_star]))[0])
         y_scale, link = outcome_scale(design)[1], outcome_link(design)
-    for start in range(0, n, step):
-        params = {k: v[start : start + step] for k, v in flat.items()}
-        res = cf.eta(params)
-        a0 = res[0]
-        a1 = a0 + res[1]
-        if not cf.has_mediator:
-            link = outcome_link(design)
-            scale = outcome_scale(design)[1]
-            diff = quadrature.plain_mean(a1, link) - quadrature.plain_mean(a0, link)
-            out["total"].append(scale * diff)
-            continue
-        g0, g1, m0 = res[2], res[3], res[4]
-        m1 = m0 + res[5]
-        e00 = _expected(design, a0, g0, m0, params)
-        e10 = _expected(design, a1, g1, m0, params)
-        e11 = _expected(design, a1, g1, m1, params)
-        out["total"].append(e11 - e00)
-        out["nde"].append(e10 - e00)
-        out["nie"].append(e11 - e10)
-        if both:
-            e01 = _expected(design, a0, g0, m1, params)
-            out["nde_treated"].append(e11 - e01)
-            out["nie_control"].append(e01 - e00)
-        if m_star is not None:  # the mediator set to m* for everyone: the controlled effect
-            cde = quadrature.plain_mean(a1 + g1 * g_star, link)
-            out["cde"].append(y_scale * (cde - quadrature.plain_mean(a0 + g0 * g_star, link)))
+    # one BLAS thread: the linear predictors' small matrix products (draws x predictors x rows)
+    # are not worth a second thread; on a busy 2-core machine a two-thread OpenBLAS product
+    # took ~24 ms against 0.2 ms with one, waiting for its second thread (docs/performance.md)
+    with single_threaded_blas():
+        for start in range(0, n, step):
+            params = {k: v[start : start + step] for k, v in flat.items()}
+            res = cf.eta(params)
+            a0 = res[0]
+            a1 = a0 + res[1]
+            if not cf.has_mediator:
+                link = outcome_link(design)
+                scale = outcome_scale(design)[1]
+                diff = quadrature.plain_mean(a1, link) - quadrature.plain_mean(a0, link)
+                out["total"].append(scale * diff)
+                continue
+            g0, g1, m0 = res[2], res[3], res[4]
+            arms = [(0, 0), (1, 0), (1, 1), *([(0, 1)] if both else [])]
+            if d.mediator_family in COUNT_FAMILIES:  # one kernel call, each pmf computed once
+                e = quadrature.count_arms(
+                    a0, res[1], g0, g1, m0, res[5], arms,
+                    family=d.mediator_family, dispersion=params.get("m_alpha"),
+                    link=outcome_link(design),
+                )  # fmt: skip
+                y_center, y_scale_ = outcome_scale(design)
+                e = {arm: y_center + y_scale_ * v for arm, v in e.items()}
+            else:
+                m1 = m0 + res[5]
+                e = {
+                    (t, tm): _expected(design, (a0, a1)[t], (g0, g1)[t], (m0, m1)[tm], params)
+                    for t, tm in arms
+                }
+            out["total"].append(e[1, 1] - e[0, 0])
+            out["nde"].append(e[1, 0] - e[0, 0])
+            out["nie"].append(e[1, 1] - e[1, 0])
+            if both:
+                out["nde_treated"].append(e[1, 1] - e[0, 1])
+                out["nie_control"].append(e[0, 1] - e[0, 0])
+            if m_star is not None:  # the mediator set to m* for everyone: the controlled effect
+                cde = quadrature.plain_mean(a1 + g1 * g_star, link)
+                out["cde"].append(y_scale * (cde - quadrature.plain_mean(a0 + g0 * g_star, link)))
     coords = {"chain": post["chain"].values, "draw": post["draw"].values}
     data = {
         k: (("chain", "draw"), np.concatenate(v).reshape(nchain, ndraw))

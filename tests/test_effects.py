@@ -135,3 +135,75 @@ def test_bernoulli_mediator_and_plain_means_are_exact():
     ref = ((1 - p) * expit(alpha) + p * expit(alpha + gamma)).mean(axis=1)
     np.testing.assert_allclose(quadrature.bernoulli_mean(alpha, gamma, eta_m), ref, atol=1e-14)
     np.testing.assert_allclose(quadrature.plain_mean(alpha), expit(alpha).mean(axis=1), atol=1e-14)
+
+
+def brute_count_mean(alpha, gamma, eta_m, family, disp, link, k_max):
+    """Per draw, mean over rows of E[h(α + γ·log1p(M))] summed with scipy over 0..k_max."""
+    h = expit if link == "logit" else stats.norm.cdf
+    k = np.arange(k_max + 1, dtype=float)
+    out = np.zeros(alpha.shape[0])
+    for s in range(alpha.shape[0]):
+        for i in range(alpha.shape[1]):
+            mu = np.exp(eta_m[s, i])
+            if family == "poisson":
+                pmf = stats.poisson.pmf(k, mu)
+            else:
+                pmf = stats.nbinom.pmf(k, disp[s], disp[s] / (disp[s] + mu))
+            assert 1.0 - pmf.sum() < 1e-13  # the reference's own support is wide enough
+            out[s] += (pmf * h(alpha[s, i] + gamma[s, i] * np.log1p(k))).sum()
+    return out / alpha.shape[1]
+
+
+@pytest.mark.parametrize("link", ["logit", "probit"])
+@pytest.mark.parametrize("family", ["poisson", "negbinomial"])
+@pytest.mark.parametrize("slopes", ["per_draw", "per_row"])
+def test_count_arms_match_a_brute_force_sum(family, link, slopes):
+    """All four arms of one kernel call against scipy's pmf summed to a huge support.
+
+    Means from 0.01 to ~400 and dispersions down to 0.3 (a long negative-binomial tail:
+    thousands of terms, past the kernel's table of K_TABLE powers). The kernel stops a row
+    once less than COUNT_TAIL = 1e-9 of its mass is left, so it may differ by about that;
+    the tolerance is 3e-9, and the same comparison fails with a tail bound of 1e-6.
+    """
+    rng = np.random.default_rng(7)
+    n_draw, n_row = 3, 12
+    a0 = rng.normal(-0.5, 1.5, size=(n_draw, n_row))
+    da = rng.normal(0.4, 0.2, size=a0.shape)
+    dm = rng.normal(0.3, 0.3, size=a0.shape)
+    if slopes == "per_draw":  # the tabulated-powers path (logit only)
+        g0 = np.repeat(rng.normal(0.0, 0.8, size=(n_draw, 1)), n_row, axis=1)
+        g1 = g0 + 0.3
+        # changes of the treatment shared by the rows of a draw but two (the kernel's
+        # shortcut e^(-a0 - da) = e^(-a0)·e^(-da) and its exceptions)
+        da[:] = da[:, :1]
+        dm[:] = dm[:, :1]
+        da[:, 3] += 0.1
+        dm[:, 5] -= 0.2
+    else:
+        g0, g1 = rng.normal(0.0, 0.8, size=(2, n_draw, n_row))
+    m0 = rng.uniform(np.log(0.01), np.log(400.0), size=a0.shape)
+    disp = np.array([0.3, 1.5, 20.0])
+    arms = [(0, 0), (1, 0), (1, 1), (0, 1)]
+    got = quadrature.count_arms(
+        a0, da, g0, g1, m0, dm, arms, family=family, dispersion=disp, link=link
+    )
+    for t, tm in arms:
+        ref = brute_count_mean(
+            a0 + t * da, (g0, g1)[t], m0 + tm * dm, family, disp, link, k_max=200_000
+        )
+        np.testing.assert_allclose(got[t, tm], ref, rtol=0, atol=3e-9)
+        single = quadrature.count_mean(
+            a0 + t * da, (g0, g1)[t], m0 + tm * dm, family=family, dispersion=disp, link=link
+        )
+        np.testing.assert_allclose(single, got[t, tm], rtol=0, atol=1e-14)
+    # the comparison is sharp enough to see a looser truncation
+    loose = quadrature._count(
+        *(np.ascontiguousarray(v, dtype=float) for v in (a0, da, g0, g1, m0, dm, disp)),
+        family == "negbinomial",
+        1e-6,
+        quadrature.K_TABLE,
+        quadrature.LINKS[link],
+        np.ones((2, 2), dtype=np.bool_),
+    )
+    ref = brute_count_mean(a0, g0, m0, family, disp, link, k_max=200_000)
+    assert np.abs(loose[0, 0] - ref).max() > 3e-9
