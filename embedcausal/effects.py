@@ -28,7 +28,7 @@ linear predictor is affine in the transformed mediator ``g(M)``, so for each ``t
 for a Gaussian mediator (nodes chosen from the largest ``|γ·σ|`` so that the error is below
 1e-9), exactly for a Bernoulli one, and for counts by exact sums over the support, one
 kernel call for all the arms so that each row's mediator pmf is computed once per treatment
-level (:func:`embedcausal.quadrature.count_arms`).
+level (:func:`embedcausal.counts.count_arms`).
 ``tests/test_effects.py`` checks the result against ``pm.do`` + posterior predictive sampling
 on the same model, and ``bench/gcomp.py`` measures both.
 """
@@ -136,7 +136,7 @@ def outcome_link(design: Design) -> str:
 
 def _expected(design: Design, alpha, gamma, eta_m, params) -> np.ndarray:
     """Mean over rows of E[Y | T=t, M(t')] per draw (outcome's scale), M's noise integrated out."""
-    from embedcausal import quadrature
+    from embedcausal import counts, quadrature
     from embedcausal.likelihoods import outcome_scale
 
     fam = design.data.mediator_family
@@ -153,7 +153,7 @@ def _expected(design: Design, alpha, gamma, eta_m, params) -> np.ndarray:
     elif fam == "ordered":
         mean = quadrature.ordered_mean(alpha, gamma, eta_m, params["m_cutpoints"], link=link)
     else:
-        mean = quadrature.count_mean(
+        mean = counts.count_mean(
             alpha, gamma, eta_m, family=fam, dispersion=params.get("m_alpha"), link=link
         )
     y_center, y_scale = outcome_scale(design)
@@ -196,9 +196,9 @@ def gcomp(
     --------
     effects_table : summarise the draws.
     """
-    from embedcausal import quadrature
+    from embedcausal import counts, quadrature
     from embedcausal.likelihoods import outcome_scale
-    from embedcausal.samplers import single_threaded_blas
+    from embedcausal.threads import single_threaded_blas
 
     d = design.data
     cf = counterfactual or Counterfactual.compile(design)
@@ -240,7 +240,7 @@ def gcomp(
             g0, g1, m0 = res[2], res[3], res[4]
             arms = [(0, 0), (1, 0), (1, 1), *([(0, 1)] if both else [])]
             if d.mediator_family in COUNT_FAMILIES:  # one kernel call, each pmf computed once
-                e = quadrature.count_arms(
+                e = counts.count_arms(
                     a0, res[1], g0, g1, m0, res[5], arms,
                     family=d.mediator_family, dispersion=params.get("m_alpha"),
                     link=outcome_link(design),

@@ -31,6 +31,7 @@ from embedcausal.geometry import plan_part
 from embedcausal.models import CONFOUNDER_PARAMS
 from embedcausal.plan import Design
 from embedcausal.spec import ModelSpec
+from embedcausal.threads import single_threaded_blas
 from embedcausal.timing import Timer
 from embedcausal.traces import Interrupted
 
@@ -100,20 +101,6 @@ def compiled_nutpie(model, key: str, *, swappable: tuple[str, ...] = ()):
     known = {v.name for v in cached.shared_var_keys}  # data the compiled graph uses
     update = {k: values[k] for k in swappable if k in values and k in known}
     return cached.with_data(**update) if update else cached
-
-
-@contextlib.contextmanager
-def single_threaded_blas():
-    """Limit BLAS to one thread in this process for the duration (threadpoolctl).
-
-    Concurrent callers of a multithreaded OpenBLAS get results whose rounding depends on
-    which of them held the thread pool; with one thread per caller every dot product is
-    summed in one order, so a seed gives the same draws whatever else the machine runs.
-    """
-    from threadpoolctl import threadpool_limits
-
-    with threadpool_limits(limits=1, user_api="blas"):
-        yield
 
 
 def clear_compiled() -> None:

@@ -18,7 +18,7 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from embedcausal import quadrature
+from embedcausal import counts, quadrature
 from embedcausal.effects import gcomp
 from embedcausal.errors import DataError, SpecError
 from embedcausal.estimands import effects_table
@@ -208,7 +208,7 @@ def test_count_mediator_with_a_probit_outcome_sums_exactly():
     alpha = rng.normal(-1, 1, size=(2, 30))
     gamma = np.full_like(alpha, 0.6)
     eta_m = rng.normal(0.5, 0.8, size=alpha.shape)
-    got = quadrature.count_mean(alpha, gamma, eta_m, family="poisson", link="probit")
+    got = counts.count_mean(alpha, gamma, eta_m, family="poisson", link="probit")
     k = np.arange(0, 400)
     ref = [
         (
