@@ -87,10 +87,12 @@ def treatment_model(design: Design, u, wg: str) -> None:
         w = pt.atleast_1d(a)
     sigma = priors["mediator_sigma"].to_pymc("t_sigma")
     gamma = model["conf_on_treatment"]
-    ztz = pt.as_tensor_variable(Z.T @ Z)
-    zt = pt.as_tensor_variable(Z.T @ tz)
+    # einsum, not BLAS: a multithreaded BLAS may sum in another order from run to run, and
+    # the same seed must give the same draws in any process (embedcausal.samplers)
+    ztz = pt.as_tensor_variable(np.einsum("ij,ik->jk", Z, Z))
+    zt = pt.as_tensor_variable(np.einsum("ij,i->j", Z, tz))
     ss = (
-        float(tz @ tz)
+        float(np.einsum("i,i->", tz, tz))
         - 2.0 * pt.dot(w, zt)
         + pt.dot(w, pt.dot(ztz, w))
         - 2.0 * gamma * pt.dot(u, pt.as_tensor_variable(level_t) - pt.dot(level_z, w))
