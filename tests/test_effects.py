@@ -195,7 +195,7 @@ def test_count_arms_match_a_brute_force_sum(family, link, slopes):
         )
         np.testing.assert_allclose(single, got[t, tm], rtol=0, atol=1e-14)
     # the comparison is sharp enough to see a looser truncation
-    loose = quadrature._count(
+    loose = counts._count(
         *(np.ascontiguousarray(v, dtype=float) for v in (a0, da, g0, g1, m0, dm, disp)),
         family == "negbinomial",
         1e-6,
