@@ -48,56 +48,19 @@ def latent_confounder(design: Design, wg: str):
     )
 
 
-def treatment_model(design: Design, u, wg: str) -> None:
-    """Standardised treatment ~ Normal(a + covariates·b + conf_on_treatment·U, σ_t).
-
-    ``u`` is the confounder per level of ``wg`` (``model.within_group``).
-    The Gaussian likelihood is written through its sufficient statistics (Σ t², Zᵀt, ZᵀZ for
-    ``Z = [1, covariates]``, and per level the row count, Σ t and Σ z), so a gradient costs
-    O(levels × covariates) instead of O(rows): with
-    ``r = t - Z·w - γ·U[level]`` (``w = (a, b)``)::
-
-        Σ r² = Σ t² - 2 wᵀZᵀt + wᵀZᵀZ w - 2γ Uᵀ(T - G w) + γ² Σ_levels n_c U_c²
-
-    with ``T_c = Σ_{rows of c} t``, ``G_c = Σ_{rows of c} z``. It is the same log-density as
-    ``pm.Normal(..., observed=t)`` row by row (up to rounding; ``tests/test_sensitivity.py``
-    compares them), and the sampled treatment equation's cost no longer grows with the panel.
-    """
+def treatment_model(design: Design, u) -> None:
+    """Standardised treatment ~ Normal(a + covariates·b + conf_on_treatment·U, σ_t)."""
     d = design.data
     priors = design.spec.priors
-    t = np.asarray(d.values[d.treatment], dtype=float)
-    tz = (t - t.mean()) / (t.std() or 1.0)
+    t = d.values[d.treatment]
+    tz = pm.Data("t__observed", (t - t.mean()) / (t.std() or 1.0), dims="obs")
     covs = [p for p in d.y_predictors if p.node not in (d.treatment, d.mediator)]
     model = pm.modelcontext(None)
-    codes, n_levels = d.group_codes[wg], len(d.coords[wg])
-    X = np.column_stack([d.column(p) for p in covs]) if covs else np.zeros((d.n_obs, 0))
-    Z = np.column_stack([np.ones(d.n_obs), X])
-    counts = np.bincount(codes, minlength=n_levels).astype(float)
-    level_t = np.bincount(codes, weights=tz, minlength=n_levels)
-    level_z = np.stack(
-        [np.bincount(codes, weights=Z[:, j], minlength=n_levels) for j in range(Z.shape[1])],
-        axis=1,
-    )
-    a = priors["intercept"].to_pymc("t_intercept")
+    eta = priors["intercept"].to_pymc("t_intercept") + model["conf_on_treatment"] * u
     if covs:
         model.add_coord("t_term", [p.name for p in covs])
+        X = pm.Data("t__X", np.column_stack([d.column(p) for p in covs]), dims=("obs", "t_term"))
         beta = priors["beta"].to_pymc("t_beta", dims="t_term")
-        w = pt.concatenate([pt.atleast_1d(a), beta])
-    else:
-        w = pt.atleast_1d(a)
+        eta = eta + pt.dot(X, beta)
     sigma = priors["mediator_sigma"].to_pymc("t_sigma")
-    gamma = model["conf_on_treatment"]
-    # einsum, not BLAS: a multithreaded BLAS may sum in another order from run to run, and
-    # the same seed must give the same draws in any process (embedcausal.samplers)
-    ztz = pt.as_tensor_variable(np.einsum("ij,ik->jk", Z, Z))
-    zt = pt.as_tensor_variable(np.einsum("ij,i->j", Z, tz))
-    ss = (
-        float(np.einsum("i,i->", tz, tz))
-        - 2.0 * pt.dot(w, zt)
-        + pt.dot(w, pt.dot(ztz, w))
-        - 2.0 * gamma * pt.dot(u, pt.as_tensor_variable(level_t) - pt.dot(level_z, w))
-        + gamma**2 * pt.dot(pt.as_tensor_variable(counts), u**2)
-    )
-    n = float(d.n_obs)
-    logp = -n * pt.log(sigma) - 0.5 * n * np.log(2 * np.pi) - 0.5 * ss / sigma**2
-    pm.Potential(f"{d.treatment}__treatment_model", logp)
+    pm.Normal(f"{d.treatment}__treatment_model", mu=eta, sigma=sigma, observed=tz, dims="obs")

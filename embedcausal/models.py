@@ -369,5 +369,5 @@ def build_model(
             else:
                 outcome_likelihood(design, eta_y, y)
         if confounder:
-            treatment_model(design, u, wg)
+            treatment_model(design, u[nodes[f"{wg}__code"]])
     return model

@@ -240,36 +240,6 @@ def test_confounder_needs_the_within_group_column(frame):
     assert build_model(ok, confounder=True)["U"].ndim == 1
 
 
-@pytest.mark.parametrize("strength", [0.0, 0.7, -1.3])
-def test_confounder_treatment_model_is_its_row_wise_normal(frame, strength):
-    # the treatment's equation is summed through its sufficient statistics (a Potential whose
-    # cost does not grow with the rows); its log-density is the row-by-row Normal one
-    d = design(load_spec(HERE / "valid.toml"), frame)
-    model = build_model(d, confounder=True)
-    name = f"{d.data.treatment}__treatment_model"
-    assert model[name] in model.potentials and name not in {v.name for v in model.observed_RVs}
-    with model:
-        pm.set_data({"conf_on_treatment": strength})
-    t = d.data.values[d.data.treatment]
-    tz = (t - t.mean()) / t.std()
-    covs = [p for p in d.data.y_predictors if p.node not in (d.data.treatment, d.data.mediator)]
-    X = np.column_stack([d.data.column(p) for p in covs])
-    codes = d.data.group_codes[d.spec.model.within_group]
-    mu = (
-        model["t_intercept"]
-        + pt.dot(X, model["t_beta"])
-        + model["conf_on_treatment"] * model["U"][codes]
-    )
-    row_wise = pm.logp(pm.Normal.dist(mu, model["t_sigma"]), tz).sum()
-    f = model.compile_fn([model[name], row_wise], inputs=model.value_vars, on_unused_input="ignore")
-    rng = np.random.default_rng(5)
-    start = model.initial_point()
-    for _ in range(3):
-        point = {k: v + rng.normal(0, 0.5, np.shape(v)) for k, v in start.items()}
-        potential, expected = f(point)
-        assert potential == pytest.approx(float(expected), rel=1e-10, abs=1e-8)
-
-
 @pytest.mark.parametrize("zero_sum", [True, False])
 def test_a_single_centred_level_keeps_its_own_effect(zero_sum):
     # a grouping with one centred level among non-centred ones: the centred levels' sum-to-zero
