@@ -121,8 +121,9 @@ def embedcausal_fit(model_file: Path, frame: pd.DataFrame) -> LibraryRun:
     Today: ``embedcausal.fit(model_file, data=frame)``, which identifies the effects (DoWhy,
     imported inside the clock),
     validates and prepares the panel, builds the PyMC model, compiles and samples it with the
-    default backend (nutpie), computes the log-likelihood and diagnostics, and the effects by
-    g-computation. The benchmark times this whole call.
+    default backend (nutpie), draws back integrated-out effects, runs the diagnostics and
+    computes the effects by g-computation (the log-likelihood waits until it is read). The
+    benchmark times this whole call.
     """
     from embedcausal.fitting import fit
 

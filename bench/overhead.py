@@ -74,7 +74,7 @@ def part_sweep(tmp: Path, repeats: int) -> None:
     ]
     print(
         format_table(
-            rows, [("what", "", "s"), ("wall", "wall s", ".1f"), ("ratio", "x fit", ".2f")]
+            rows, [("what", "what", ""), ("wall s", "wall", ".1f"), ("x fit", "ratio", ".2f")]
         )
     )
 

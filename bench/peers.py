@@ -92,7 +92,7 @@ wall: seconds from "data frame in memory" (CSV already read) to "posterior draws
   imported_in_wall). What the clock includes:"""
 WALL_INCLUDES = {
     "embedcausal": "the whole fit() call: identification (DoWhy), data validation and "
-    "standardisation, model build, compilation, sampling, log-likelihood, diagnostics and "
+    "standardisation, model build, compilation, sampling, diagnostics and "
     "the g-computation of the effects",
     "pymc-nuts": "standardisation, model build, compilation (PyTensor) and sampling",
     "pymc-nutpie": "standardisation, model build, nutpie compilation (numba) and sampling",
