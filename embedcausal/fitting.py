@@ -155,11 +155,12 @@ def sample(
             with timer.phase("draw_back"):
                 trace = _drawn_back(trace, model, design, part)
         except Interrupted as exc:
-            partial = exc.trace
-            if partial is not None and keep_partial:
-                partial = _drawn_back(partial, model, design, part)
+            # a partial run is kept only when the last part (the outcome) was interrupted: an
+            # earlier part, such as a marginal mediator to draw back from, finished already
             kept = (
-                partial_draws(done, part, partial, [p for p, _ in models]) if keep_partial else None
+                partial_draws(done, part, exc.trace, [p for p, _ in models])
+                if keep_partial
+                else None
             )
             if kept is None:
                 raise Interrupted(str(exc)) from None
