@@ -89,17 +89,23 @@ def compiled_nutpie(model, key: str, *, swappable: tuple[str, ...] = ()):
     from pymc.model.transform.optimization import freeze_dims_and_data
 
     values = _shared_values(model)
-    cached = _COMPILED.get(key)
-    if cached is None:
+    entry = _COMPILED.get(key)
+    if entry is None:
         frozen = freeze_dims_and_data(model, data=[k for k in values if k not in swappable])
-        cached = nutpie.compile_pymc_model(frozen)
-        _COMPILED[key] = cached
+        entry = (nutpie.compile_pymc_model(frozen), frozen)
+        _COMPILED[key] = entry
         while len(_COMPILED) > CACHE_SIZE:
             _COMPILED.popitem(last=False)
-        return cached
+        return entry[0]
     _COMPILED.move_to_end(key)
+    cached, frozen = entry
     known = {v.name for v in cached.shared_var_keys}  # data the compiled graph uses
     update = {k: values[k] for k in swappable if k in values and k in known}
+    # the initial-point function nutpie keeps reads the frozen model's own data containers:
+    # set them too, or a warm model starts where the first compiled point's data put it, and
+    # the same seed gives other draws than a fresh compilation (a resumed sweep would differ)
+    for k, v in update.items():
+        frozen[k].set_value(v)
     return cached.with_data(**update) if update else cached
 
 

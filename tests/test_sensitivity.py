@@ -121,6 +121,26 @@ def run_cli(*args, **kw):
     )
 
 
+def test_grid_point_draws_do_not_depend_on_the_points_before(disposition, tmp_path):
+    # a worker reuses the compiled model and swaps the strengths as data; nutpie's initial
+    # point read the first compiled point's strengths, so a point's draws depended on which
+    # points the worker had sampled before, and a resumed sweep gave other numbers
+    from embedcausal.plan import design
+    from embedcausal.samplers import clear_compiled
+    from embedcausal.sensitivity.confounding import fit_point
+
+    path, _ = disposition
+    d = design(write_model(tmp_path / "m.toml", path))
+    strengths = {"on_treatment": 1.0, "on_mediator": 0.0, "on_outcome": 1.0}
+    clear_compiled()
+    fit_point(d, {"on_treatment": 0.0, "on_mediator": 0.0, "on_outcome": 0.0})  # compiled here
+    warm = fit_point(d, strengths)  # the compiled model, strengths swapped
+    clear_compiled()
+    fresh = fit_point(d, strengths)  # compiled at these strengths
+    clear_compiled()
+    np.testing.assert_array_equal(warm["total"].values, fresh["total"].values)
+
+
 def test_killed_sweep_resumes_with_same_table(disposition, tmp_path):
     path, _ = disposition
     model = write_model(tmp_path / "m.toml", path)
