@@ -283,15 +283,11 @@ def fit_pymc_nuts(frame: pd.DataFrame, s: Settings, workdir: Path) -> Fitted:
     )
 
 
-def _fit_nutpie(frame: pd.DataFrame, s: Settings, *, centred: bool) -> Fitted:
+def sample_nutpie(compiled: Any, s: Settings) -> Any:
+    """nutpie's NUTS on a compiled model at the benchmark's settings (the by-hand contestants)."""
     import nutpie
 
-    t0 = time.perf_counter()
-    model = build_pymc_model(design(frame, centred=centred))
-    t1 = time.perf_counter()
-    compiled = nutpie.compile_pymc_model(model)
-    t2 = time.perf_counter()
-    idata = nutpie.sample(
+    return nutpie.sample(
         compiled,
         draws=s.draws,
         tune=s.tune,
@@ -301,6 +297,17 @@ def _fit_nutpie(frame: pd.DataFrame, s: Settings, *, centred: bool) -> Fitted:
         progress_bar=False,
         target_accept=s.target_accept,
     )
+
+
+def _fit_nutpie(frame: pd.DataFrame, s: Settings, *, centred: bool) -> Fitted:
+    import nutpie
+
+    t0 = time.perf_counter()
+    model = build_pymc_model(design(frame, centred=centred))
+    t1 = time.perf_counter()
+    compiled = nutpie.compile_pymc_model(model)
+    t2 = time.perf_counter()
+    idata = sample_nutpie(compiled, s)
     t3 = time.perf_counter()
     stats = idata["sample_stats"]
     names = [rv.name for rv in model.free_RVs]

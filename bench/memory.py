@@ -192,16 +192,7 @@ def work_nutpie(rec: Recorder, csv: Path, workdir: Path, s: Settings, save: bool
     with rec.phase("compile"):
         compiled = nutpie.compile_pymc_model(model)
     with rec.phase("sample"):
-        idata = nutpie.sample(
-            compiled,
-            draws=s.draws,
-            tune=s.tune,
-            chains=s.chains,
-            cores=s.cores,
-            seed=s.seed,
-            progress_bar=False,
-            target_accept=s.target_accept,
-        )
+        idata = contestants.sample_nutpie(compiled, s)
     with rec.phase("draws for the bench (copy)"):
         names = [rv.name for rv in model.free_RVs]
         draws = contestants.draws_from_dataset(idata["posterior"], names)

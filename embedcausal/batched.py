@@ -9,7 +9,23 @@ ones the sampler saw.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
+import numpy as np
 import pymc as pm
+import xarray as xr
+
+
+def flat_draws(post: xr.Dataset | xr.DataTree, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Each named posterior variable's draws, chains and draws merged: (chain·draw, *shape).
+
+    The batch a function from :func:`vectorized_function` takes; names not in ``post`` are
+    left out.
+    """
+    n = post.sizes["chain"] * post.sizes["draw"]
+    return {
+        k: np.asarray(post[k].values).reshape(n, *post[k].shape[2:]) for k in names if k in post
+    }
 
 
 def linear_predictor(model: pm.Model, prefix: str):

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import xarray as xr
 
+from embedcausal.batched import flat_draws
 from embedcausal.estimands import effects_table
 
 if TYPE_CHECKING:
@@ -204,11 +205,7 @@ def gcomp(
     cf = counterfactual or Counterfactual.compile(design)
     post = idata["posterior"]
     nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
-    flat = {
-        k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:])
-        for k in {*cf.inputs, "m_sigma", "m_alpha", "m_cutpoints"}
-        if k in post
-    }
+    flat = flat_draws(post, {*cf.inputs, "m_sigma", "m_alpha", "m_cutpoints"})
     n = nchain * ndraw
     step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
     if both_levels is None:

@@ -78,15 +78,6 @@ def _marginal_name(model) -> str | None:
     return marginal[0].name if marginal is not None else None
 
 
-def _drawn_back(trace: xr.DataTree, model, design: Design, part: str) -> xr.DataTree:
-    """The trace with the effects a marginal model integrated out drawn back (exactly)."""
-    marginal = getattr(model, "marginal", None)
-    if marginal is None:
-        return trace
-    seed = (design.spec.sampler.seed + _PART_SEED[part] + 1) % SEED_LIMIT
-    return draw_back(trace, model, design, marginal[0], np.random.default_rng(seed))
-
-
 def sample(
     design: Design,
     *,
@@ -152,8 +143,12 @@ def sample(
                 part=part,
             )
             check_complete(trace, spec, part)
-            with timer.phase("draw_back"):
-                trace = _drawn_back(trace, model, design, part)
+            marginal = getattr(model, "marginal", None)
+            if marginal is not None:  # the effects it integrated out, drawn back exactly
+                with timer.phase("draw_back"):
+                    seed = (spec.sampler.seed + _PART_SEED[part] + 1) % SEED_LIMIT
+                    rng = np.random.default_rng(seed)
+                    trace = draw_back(trace, model, design, marginal[0], rng)
         except Interrupted as exc:
             # a partial run is kept only when the last part (the outcome) was interrupted: an
             # earlier part, such as a marginal mediator to draw back from, finished already

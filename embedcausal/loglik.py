@@ -21,7 +21,7 @@ import xarray as xr
 from xarray.backends import BackendArray
 from xarray.core import indexing
 
-from embedcausal.batched import linear_predictor, vectorized_function
+from embedcausal.batched import flat_draws, linear_predictor, vectorized_function
 from embedcausal.likelihoods import outcome_logp
 from embedcausal.models import build_model
 from embedcausal.plan import Design
@@ -42,9 +42,7 @@ def _values(post: xr.Dataset, design: Design, dtype=np.float32) -> np.ndarray:
     eta = linear_predictor(model, "y")
     y = model[f"{design.data.outcome}__observed"]
     names, fn = vectorized_function(model, [outcome_logp(design, model, y, eta)])
-    flat = {
-        k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:]) for k in names
-    }
+    flat = flat_draws(post, names)
     out = np.empty((nchain * ndraw, n), dtype=dtype)
     step = max(1, 2_000_000 // max(n, 1))
     for start in range(0, nchain * ndraw, step):

@@ -36,7 +36,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
-from embedcausal.batched import vectorized_function
+from embedcausal.batched import flat_draws, vectorized_function
 from embedcausal.geometry import GroupPlan, PartPlan
 from embedcausal.likelihoods import mediator_scale
 
@@ -163,9 +163,7 @@ def draw_back(
     levels = len(d.coords[g.name])
     counts = np.bincount(code, minlength=levels).astype(float)
     names, fn = vectorized_function(model, [model.marginal[1]])
-    flat = {
-        k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:]) for k in names
-    }
+    flat = flat_draws(post, names)
     indicator = sparse.csr_matrix(
         (np.ones(len(code)), (code, np.arange(len(code)))), shape=(levels, len(code))
     )

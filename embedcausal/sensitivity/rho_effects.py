@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from embedcausal.batched import flat_draws
 from embedcausal.effects import CHUNK_VALUES, Counterfactual
 from embedcausal.plots.sensitivity import zero_crossings
 
@@ -94,10 +95,7 @@ def rho_gcomp(
     d = design.data
     post = idata["posterior"]
     nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
-    flat = {
-        k: np.asarray(post[k].values).reshape(nchain * ndraw, *post[k].shape[2:])
-        for k in {*counterfactual.inputs, "m_sigma"}
-    }
+    flat = flat_draws(post, {*counterfactual.inputs, "m_sigma"})
     c, s = mediator_scale(design)
     n = nchain * ndraw
     step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
