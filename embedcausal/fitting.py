@@ -34,6 +34,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from embedcausal.confounder import draw_back as confounder_draw_back
 from embedcausal.diagnostics import diagnose
 from embedcausal.errors import EmbedcausalError
 from embedcausal.loglik import LOGLIK_MAX_VALUES, lazy_log_likelihood
@@ -71,6 +72,13 @@ def part_models(design: Design, *, confounder: bool = False) -> list[tuple[str, 
         ("mediator", build_model(design, parts=("mediator",), marginal=True)),
         ("outcome", build_model(design, parts=("outcome",))),
     ]
+
+
+def _confounder_kind(model) -> str | bool:
+    """How a model holds the latent confounder: ``"integrated"``, ``"explicit"`` or not."""
+    if getattr(model, "confounder", None) is not None:
+        return "integrated"
+    return "explicit" if "U_raw" in model.named_vars else False
 
 
 def _marginal_name(model) -> str | None:
@@ -135,7 +143,7 @@ def sample(
             trace = sample_part(
                 model,
                 spec,
-                key=structure_key(design, part, confounder, _marginal_name(model)),
+                key=structure_key(design, part, _confounder_kind(model), _marginal_name(model)),
                 seed=(spec.sampler.seed + _PART_SEED[part]) % SEED_LIMIT,
                 progress=progress,
                 timer=timer,
@@ -143,6 +151,11 @@ def sample(
                 part=part,
             )
             check_complete(trace, spec, part)
+            if getattr(model, "confounder", None) is not None:  # U, drawn back exactly
+                with timer.phase("draw_back"):
+                    seed = (spec.sampler.seed + _PART_SEED[part] + 2) % SEED_LIMIT
+                    rng = np.random.default_rng(seed)
+                    trace = confounder_draw_back(trace, model, design, rng)
             marginal = getattr(model, "marginal", None)
             if marginal is not None:  # the effects it integrated out, drawn back exactly
                 with timer.phase("draw_back"):

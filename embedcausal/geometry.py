@@ -61,6 +61,7 @@ MIN_LEVELS_PER_TERM = 4
 MIN_INTERCEPT_LEVELS = 10
 Part = Literal["outcome", "mediator"]
 PREFIX = {"outcome": "y", "mediator": "m"}
+_GROUP_KEY = ("name", "parent", "centered", "predictors", "intercept", "zero_sum")
 
 
 @dataclass(frozen=True)
@@ -77,6 +78,9 @@ class GroupPlan:
     predictors: tuple[str, ...]
     intercept: bool
     zero_sum: bool = False
+    #: per level, the information about its effect; the grouping's variance (ratio = info·sigma2)
+    info: tuple[float, ...] = ()
+    sigma2: float = 0.0
 
     @property
     def n_centered(self) -> int:
@@ -88,15 +92,8 @@ class GroupPlan:
         return 2 * self.n_centered >= len(self.centered) and self.n_centered > 0
 
     def key(self) -> tuple:
-        """What the compiled graph depends on (not the ratios)."""
-        return (
-            self.name,
-            self.parent,
-            self.centered,
-            self.predictors,
-            self.intercept,
-            self.zero_sum,
-        )
+        """What the compiled graph depends on beyond the data (ratios and info: the data's)."""
+        return tuple(getattr(self, k) for k in _GROUP_KEY)
 
 
 @dataclass(frozen=True)
@@ -272,6 +269,7 @@ def plan_part(design: Design, part: Part) -> PartPlan:
     }
     centered: dict[str, tuple[bool, ...]] = {}
     ratio: dict[str, tuple[float, ...]] = {}
+    information: dict[str, tuple[tuple[float, ...], float]] = {}
     estimates: dict[str, np.ndarray] = {}
     spread: dict[str, float] = {}  # prior SD of a grouping's mean effect: σ̂/√n
     for g, parent in groups:
@@ -293,6 +291,7 @@ def plan_part(design: Design, part: Part) -> PartPlan:
         sure = max(1.0 - np.sqrt(2.0 / max(n - 1, 1)), 0.0)
         spread[g] = float(np.sqrt(sigma2 / n))
         ratio[g] = tuple(float(x) for x in r)
+        information[g] = (tuple(float(x) for x in info), float(sigma2))
         how = _choice(design, part, g)
         if how == "auto":
             centered[g] = tuple(bool(x * sure > CENTER_ABOVE) for x in r)
@@ -333,6 +332,8 @@ def plan_part(design: Design, part: Part) -> PartPlan:
             predictors=tuple(p.name for p in preds if home.get(p.name) == g),
             intercept=g == intercept,
             zero_sum=g != intercept and parent is None,
+            info=information[g][0],
+            sigma2=information[g][1],
         )
         for g, parent in groups
     )

@@ -28,7 +28,7 @@ on the linear-predictor scale).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 import pymc as pm
@@ -36,7 +36,13 @@ import pytensor.tensor as pt
 from pymc.distributions.transforms import ZeroSumTransform
 
 from embedcausal.batched import linear_predictor, vectorized_function
-from embedcausal.confounder import CONFOUNDER_PARAMS, latent_confounder, treatment_model
+from embedcausal.confounder import (
+    CONFOUNDER_PARAMS,
+    IntegratedConfounder,
+    integrable,
+    latent_confounder,
+    treatment_model,
+)
 from embedcausal.correlated import correlated_outcome
 from embedcausal.errors import EmbedcausalError
 from embedcausal.geometry import (
@@ -175,7 +181,9 @@ def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str 
     """Build one part's parameters and return its linear predictor.
 
     ``latent`` is ``(grouping, values per level)``: a group-level term (the sensitivity
-    analysis' latent confounder times its strength). In the mean of that grouping's effects
+    analysis' latent confounder times its strength), or ``(grouping, IntegratedConfounder)``
+    when ``U`` is integrated out (:mod:`embedcausal.confounder`: it builds the grouping's
+    effects). In the mean of that grouping's effects
     when the part has the grouping — the data pin the sum of the two, so sampling them apart
     would leave a ridge per level — otherwise on the rows.
 
@@ -223,9 +231,13 @@ def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str 
             terms.append(([cols[n] - means[code, i] for i, n in enumerate(g.predictors)], bg))
         if g.parent is not None:
             mu = mu + effects[g.parent][nodes[f"{g.name}__parent"]]
-        if latent is not None and latent[0] == g.name:
-            mu = mu + latent[1]
-        a, dev = _group_effects(p, g, mu, sigma, d.coords[g.name])
+        here = latent[1] if latent is not None and latent[0] == g.name else None
+        if isinstance(here, IntegratedConfounder):  # U integrated out with these effects
+            a, dev = here.effects(p, g, mu, sigma)
+        else:
+            a, dev = _group_effects(
+                p, g, mu if here is None else mu + here, sigma, d.coords[g.name]
+            )
         pm.Deterministic(f"{p}_{g.name}", dev, dims=g.name)
         effects[g.name] = a
     eta = level + sum(pt.dot(pt.stack(c, axis=1), b) for c, b in terms) if terms else level
@@ -252,7 +264,7 @@ def build_model(
     design: Design,
     *,
     parts: tuple[Part, ...] | None = None,
-    confounder: bool = False,
+    confounder: bool | Literal["explicit"] = False,
     rho: bool = False,
     marginal: bool = False,
 ) -> pm.Model:
@@ -266,12 +278,14 @@ def build_model(
         Build only these parts (default: all). Without ``"mediator"``, the mediator enters the
         outcome as data; the parts share no parameter, so :func:`embedcausal.fit` samples them
         separately, each with its own step size and mass matrix.
-    confounder : bool
-        Add a latent confounder ``U`` (standard normal up to its mean, which is fixed at zero:
-        one value per ``model.within_group`` level)
-        with fixed strengths ``conf_on_treatment``, ``conf_on_mediator`` and
-        ``conf_on_outcome`` (``pm.Data``, so a sensitivity grid swaps them without
-        recompiling) and a treatment model that informs ``U``.
+    confounder : bool or "explicit"
+        Add a latent confounder ``U`` (standard normal, orthogonal to the observed
+        confounders: one value per ``model.within_group`` level) with fixed strengths
+        ``conf_on_treatment``, ``conf_on_mediator`` and ``conf_on_outcome`` (``pm.Data``, so a
+        sensitivity grid swaps them without recompiling) and a treatment model that informs
+        ``U``. When the parts have that grouping, ``U`` is integrated out
+        (:class:`embedcausal.confounder.IntegratedConfounder`, ``model.confounder``; the fit
+        draws it back); ``"explicit"`` samples it instead.
     rho : bool
         Correlate the outcome's error with the Gaussian mediator's by ``rho_m_y`` (``pm.Data``,
         0 until set; :mod:`embedcausal.correlated`): one joint model.
@@ -324,7 +338,7 @@ def build_model(
         for inner, outer in d.nested.items():
             parent = d.group_codes[outer][_first_rows(d.group_codes[inner], len(d.coords[inner]))]
             nodes[f"{inner}__parent"] = pm.Data(f"{inner}__parent", parent, dims=inner)
-        u = None
+        u = ic = None
         if confounder:
             for name in CONFOUNDER_PARAMS:
                 pm.Data(name, 0.0)
@@ -333,7 +347,10 @@ def build_model(
                     f"{spec.source}: model.within_group {wg!r} is not a data column; the latent "
                     "confounder needs it (one value per group)"
                 )
-            u = latent_confounder(design, wg)
+            if integrable(design) and confounder != "explicit":
+                ic = IntegratedConfounder(design, wg)
+            else:
+                u = latent_confounder(design, wg)
 
         def transformed(node):
             x = nodes[node]
@@ -346,7 +363,8 @@ def build_model(
             mplan = plan_part(design, "mediator")
             for node in {q.node for q in mplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
-            latent = (wg, model["conf_on_mediator"] * u) if u is not None else None
+            latent = (wg, ic) if ic is not None else None
+            latent = (wg, model["conf_on_mediator"] * u) if u is not None else latent
             mg = None
             if marginal and parts == ("mediator",):
                 mg = marginal_grouping(design, mplan)
@@ -360,7 +378,8 @@ def build_model(
             yplan = plan_part(design, "outcome")
             for node in {q.node for q in yplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
-            latent = (wg, model["conf_on_outcome"] * u) if u is not None else None
+            latent = (wg, ic) if ic is not None else None
+            latent = (wg, model["conf_on_outcome"] * u) if u is not None else latent
             eta_y = _linear(design, yplan, nodes, latent)
             eta_y.name = "y_eta"
             y = pm.Data(f"{e.outcome}__observed", d.y, dims="obs")
@@ -368,6 +387,8 @@ def build_model(
                 correlated_outcome(design, eta_y, y, nodes[d.mediator], eta_m)
             else:
                 outcome_likelihood(design, eta_y, y)
-        if confounder:
+        if ic is not None:
+            ic.finish()
+        elif confounder:
             treatment_model(design, u[nodes[f"{wg}__code"]])
     return model

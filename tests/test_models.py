@@ -237,7 +237,9 @@ def test_confounder_needs_the_within_group_column(frame):
     with pytest.raises(EmbedcausalError, match=r"model.within_group 'nation' is not a data column"):
         build_model(d, confounder=True)
     ok = design(load_spec(HERE / "valid.toml"), frame)
-    assert build_model(ok, confounder=True)["U"].ndim == 1
+    assert build_model(ok, confounder="explicit")["U"].ndim == 1
+    # integrated out (embedcausal.confounder): no U in the graph, drawn back after sampling
+    assert "U" not in build_model(ok, confounder=True).named_vars
 
 
 @pytest.mark.parametrize("zero_sum", [True, False])
