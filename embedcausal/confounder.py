@@ -194,7 +194,7 @@ class IntegratedConfounder:
         A = np.column_stack([np.ones(d.n_obs), X])
         resid = t - A @ np.linalg.lstsq(A, t, rcond=None)[0]
         self.sigma_t_hat2 = max(float(resid.var()), 1e-6)
-        self.channels: list[tuple[object, object, object]] = []
+        self.channels: list[tuple[object, object, object, int]] = []
         self.jacobian = 0.0
 
     def effects(self, p: str, g: GroupPlan, mu, sigma):
@@ -213,25 +213,29 @@ class IntegratedConfounder:
         y = (1.0 - w) * mean + scale * x
         # in the few directions U is orthogonal to (the constant, the confounders' level
         # means) the effects have variance σ² alone and only their prior informs them (the
-        # intercept and coefficients take up the data): non-centred there, or σ → 0 funnels
-        R = self.R
+        # intercept and coefficients take up the data): non-centred there, or σ → 0 funnels.
+        # Effects that sum to zero (the plan's choice) drop the constant direction: x's
+        # component along it is then an inert standard normal
+        R, k0 = self.R, int(g.zero_sum)  # R's column 0 is the constant's direction
         c = pt.dot(R.T, pt.stack([y - mu, x], axis=1))
-        e = y - mu - pt.dot(R, c[:, 0] - sigma * c[:, 1])
-        # log |det ∂e/∂x| = q log σ + Σ log s + log det R' diag(1/s) R
+        e = y - mu - pt.dot(R, c[:, 0]) + sigma * pt.dot(R[:, k0:], c[k0:, 1])
+        # log |det ∂(e, x'1)/∂x| = q' log σ + Σ log s + log det R' diag(1/s) R
         B = pt.dot(R.T, R / scale[:, None])
-        jac = R.shape[1] * pt.log(sigma) + pt.log(scale).sum() + pt.log(pt.linalg.det(B))
+        jac = (R.shape[1] - k0) * pt.log(sigma) + pt.log(scale).sum() + pt.log(pt.linalg.det(B))
+        if g.zero_sum:
+            jac = jac - 0.5 * c[0, 1] ** 2 - 0.5 * np.log(2 * np.pi)
         self.jacobian = self.jacobian + jac
-        self.channels.append((e, sigma, gamma))
+        self.channels.append((e, sigma, gamma, self.n - int(g.zero_sum)))
         return mu + e, e
 
     def finish(self) -> None:
         """Add the joint density of the treatment and every part's effects, ``U`` integrated."""
-        D = self.prec_t + sum(gm**2 / s**2 for _, s, gm in self.channels)
-        g = self.g_t + sum(gm * e / s**2 for e, s, gm in self.channels)
+        D = self.prec_t + sum(gm**2 / s**2 for _, s, gm, _ in self.channels)
+        g = self.g_t + sum(gm * e / s**2 for e, s, gm, _ in self.channels)
         base = -0.5 * self.rr / self.sigma_t**2 - self.n_obs * pt.log(self.sigma_t)
-        for e, s, _ in self.channels:
-            base = base - 0.5 * (e**2).sum() / s**2 - self.n * pt.log(s)
-        n_terms = self.n_obs + self.n * len(self.channels)
+        for e, s, _, dim in self.channels:  # dim: n, or n - 1 for effects that sum to zero
+            base = base - 0.5 * (e**2).sum() / s**2 - dim * pt.log(s)
+        n_terms = self.n_obs + sum(dim for *_, dim in self.channels)
         M = 1.0 + D
         quad, logdet = _restricted(M, self.R, g)
         logp = base - 0.5 * n_terms * np.log(2 * np.pi) + 0.5 * quad

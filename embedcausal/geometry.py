@@ -120,13 +120,8 @@ class PartPlan:
         out = []
         for g in self.groups:
             n = len(g.centered)
-            how = (
-                "centred"
-                if g.n_centered == n
-                else "non-centred (sum-to-zero)"
-                if g.n_centered == 0
-                else f"centred for {g.n_centered} of {n} levels"
-            )
+            some = f"centred for {g.n_centered} of {n} levels"
+            how = {n: "centred", 0: "non-centred (sum-to-zero)"}.get(g.n_centered, some)
             extra = [*(["intercept"] if g.intercept else []), *g.predictors]
             terms = f"; mean holds {', '.join(extra)}" if extra else ""
             med = float(np.median(g.ratio)) if g.ratio else float("nan")
@@ -232,13 +227,16 @@ def _choice(design: Design, part: Part, grouping: str) -> str:
     return p if isinstance(p, str) else p.get(grouping, "auto")
 
 
-def plan_part(design: Design, part: Part) -> PartPlan:
+def plan_part(design: Design, part: Part, *, hold: str | None = None) -> PartPlan:
     """Plan a part's terms and, per level, the parameterisation of its varying intercepts.
 
     Parameters
     ----------
     design : Design
     part : {"outcome", "mediator"}
+    hold : str, optional
+        A grouping whose mean takes the mostly-between predictors whatever its centring (the
+        latent confounder's grouping, which :mod:`embedcausal.confounder` centres partially).
 
     Returns
     -------
@@ -302,7 +300,8 @@ def plan_part(design: Design, part: Part) -> PartPlan:
     mostly = [
         g for g, _ in groups if 2 * sum(centered[g]) >= len(centered[g]) > 0 and any(centered[g])
     ]
-    by_size = sorted(mostly, key=lambda g: len(d.coords[g]))
+    held = [hold] if hold is not None and hold not in mostly else []
+    by_size = sorted(mostly + held, key=lambda g: len(d.coords[g]))
     # hierarchical centring: a predictor that varies mostly between the levels of a mostly
     # centred grouping enters its mean (its group means there, the remainder on the rows)
     home: dict[str, str] = {}

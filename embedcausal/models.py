@@ -360,7 +360,8 @@ def build_model(
             return x
 
         if "mediator" in parts:
-            mplan = plan_part(design, "mediator")
+            hold = wg if ic is not None else None  # U's grouping takes the between terms
+            mplan = plan_part(design, "mediator", hold=hold)
             for node in {q.node for q in mplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
             latent = (wg, ic) if ic is not None else None
@@ -375,7 +376,7 @@ def build_model(
             else:
                 nodes[d.mediator] = marginal_mediator(design, eta_m, mg, nodes, model)
         if "outcome" in parts:
-            yplan = plan_part(design, "outcome")
+            yplan = plan_part(design, "outcome", hold=wg if ic is not None else None)
             for node in {q.node for q in yplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
             latent = (wg, ic) if ic is not None else None

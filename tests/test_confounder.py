@@ -12,6 +12,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import pytest
 from scipy import stats
+from scipy.linalg import block_diag
 
 from embedcausal.confounder import conditional_u, confounder_spaces
 from embedcausal.effects import Counterfactual, gcomp
@@ -24,10 +25,11 @@ HERE = Path(__file__).parent / "model_files"
 STRENGTHS = {"conf_on_treatment": 0.8, "conf_on_mediator": -0.6, "conf_on_outcome": 1.1}
 
 
-@pytest.fixture(scope="module")
-def tiny():
+@pytest.fixture(scope="module", params=[["mission", "region/country"], ["mission", "country"]])
+def tiny(request):
+    # nested countries: effects free to move with their region's; crossed: they sum to zero
     frame = pd.read_csv(HERE / "tiny.csv")
-    d = design(load_spec(HERE / "valid.toml"), frame)
+    d = design(load_spec(HERE / "valid.toml").replace(model={"varying": request.param}), frame)
     model = build_model(d, confounder=True)
     with model:
         pm.set_data(STRENGTHS)
@@ -40,24 +42,29 @@ def _point(model, seed):
 
 
 def _dense_logp(d, wg, r, channels, gamma_t, sigma_t):
-    """log N([r; e_1; …]) with U ~ N(0, QQ') integrated by a dense covariance."""
+    """log N([r; e_1; …]) with U ~ N(0, QQ') integrated by a dense covariance.
+
+    ``channels``: ``(e, σ, γ, dim)``; effects that sum to zero (``dim = n - 1``) have noise
+    covariance ``σ²(I - 11'/n)``: their density is on that subspace (singular covariance).
+    """
     Q, _ = confounder_spaces(d, wg)
+    n = len(Q)
     P = Q @ Q.T
-    Z = np.eye(len(d.data.coords[wg]))[d.data.group_codes[wg]]
-    G = np.vstack([gamma_t * Z, *[gm * np.eye(len(P)) for _, _, gm in channels]])
-    noise = np.concatenate(
-        [np.full(len(r), sigma_t**2)] + [np.full(len(P), s**2) for _, s, _ in channels]
-    )
-    cov = np.diag(noise) + G @ P @ G.T
-    z = np.concatenate([r, *[e for e, _, _ in channels]])
-    return stats.multivariate_normal(np.zeros(len(z)), cov).logpdf(z)
+    Z = np.eye(n)[d.data.group_codes[wg]]
+    G = np.vstack([gamma_t * Z, *[gm * np.eye(n) for _, _, gm, _ in channels]])
+    blocks = [sigma_t**2 * np.eye(len(r))]
+    for _, s, _, dim in channels:
+        blocks.append(s**2 * (np.eye(n) - (np.ones((n, n)) / n if dim < n else 0.0)))
+    cov = block_diag(*blocks) + G @ P @ G.T
+    z = np.concatenate([r, *[e for e, *_ in channels]])
+    return stats.multivariate_normal(np.zeros(len(z)), cov, allow_singular=True).logpdf(z)
 
 
 def test_joint_density_is_the_explicit_model_with_u_integrated(tiny):
     d, model = tiny
     ic = model.confounder
     assert "U_raw" not in model.named_vars and "U" not in model.named_vars
-    outs = [e for e, _, _ in ic.channels] + [s for _, s, _ in ic.channels]
+    outs = [e for e, *_ in ic.channels] + [s for _, s, *_ in ic.channels]
     outs += [model["t_intercept"], model["t_beta"], model["t_sigma"]]
     outs += [model.potentials[0], ic.jacobian]
     fn = model.compile_fn(
@@ -70,26 +77,35 @@ def test_joint_density_is_the_explicit_model_with_u_integrated(tiny):
     tz = (t - t.mean()) / t.std()
     covs = [p for p in d.data.y_predictors if p.node not in (d.data.treatment, d.data.mediator)]
     X = np.column_stack([d.data.column(p) for p in covs])
-    gammas = [float(gm.get_value()) for _, _, gm in ic.channels]  # mediator's, outcome's
+    gammas = [float(gm.get_value()) for _, _, gm, _ in ic.channels]  # mediator's, outcome's
+    dims = [dim for *_, dim in ic.channels]
     assert sorted(gammas) == sorted([STRENGTHS["conf_on_mediator"], STRENGTHS["conf_on_outcome"]])
     for seed in range(3):
         e_1, e_2, s_1, s_2, a0, b, st, potential, jac = fn(_point(model, seed))
         r = tz - a0 - X @ b
-        channels = [(e_1, s_1, gammas[0]), (e_2, s_2, gammas[1])]
+        channels = [(e_1, s_1, gammas[0], dims[0]), (e_2, s_2, gammas[1], dims[1])]
         want = _dense_logp(d, "country", r, channels, STRENGTHS["conf_on_treatment"], st)
         np.testing.assert_allclose(potential - jac, want, rtol=1e-9)
 
 
 def test_change_of_variables_is_exact(tiny):
-    # the Jacobian term is log |det ∂e/∂x| of each part's map, computed densely here
-    _, model = tiny
+    # the Jacobian term is log |det ∂e/∂x| of each part's map, computed densely here; for
+    # effects that sum to zero the map is x -> (e in an orthonormal basis of 1⊥, x'1/√n),
+    # whose last coordinate is an inert standard normal
+    d, model = tiny
     ic = model.confounder
-    xs = [model.rvs_to_values[model[n]] for n in model.named_vars if n.endswith("_x_country")]
-    es = model.replace_rvs_by_values([e for e, _, _ in ic.channels] + [ic.jacobian])
-    dense = sum(
-        pt.log(pt.abs(pt.linalg.det(pt.jacobian(e, x, vectorize=True))))
-        for e, x in zip(es[:-1], xs, strict=True)
-    )
+    n = len(d.data.coords["country"])
+    perp = np.linalg.qr(np.column_stack([np.ones(n), np.eye(n)[:, 1:]]))[0][:, 1:]
+    xs = [model.rvs_to_values[model[k]] for k in model.named_vars if k.endswith("_x_country")]
+    es = model.replace_rvs_by_values([e for e, *_ in ic.channels] + [ic.jacobian])
+    dense = 0.0
+    for e, x, (*_, dim) in zip(es[:-1], xs, ic.channels, strict=True):
+        if dim < n:
+            ones = x.sum() / np.sqrt(n)
+            dense = dense - 0.5 * ones**2 - 0.5 * np.log(2 * np.pi)
+            e = pt.concatenate([pt.dot(perp.T, e), ones[None]])
+        dense = dense + pt.log(pt.abs(pt.linalg.det(pt.jacobian(e, x, vectorize=True))))
+    assert any(dim < n for *_, dim in ic.channels) == (d.spec.varying == ["mission", "country"])
     fn = model.compile_fn(
         [dense, es[-1]], inputs=model.value_vars, on_unused_input="ignore", point_fn=True
     )
@@ -127,10 +143,11 @@ def test_u_is_drawn_from_its_exact_conditional(tiny):
     np.testing.assert_allclose(u @ R, 0.0, atol=1e-10)  # orthogonal to what it must be
 
 
-def test_fit_matches_the_model_that_samples_u_explicitly(tiny):
+def test_fit_matches_the_model_that_samples_u_explicitly():
     # same strengths, two parameterisations of one posterior: the effects and U agree
-    d, _ = tiny
-    d = d.with_sampler(draws=1000, tune=1000, chains=4)
+    # (crossed groupings, as in models/sensitivity.toml: country effects that sum to zero)
+    spec = load_spec(HERE / "valid.toml").replace(model={"varying": ["mission", "country"]})
+    d = design(spec, pd.read_csv(HERE / "tiny.csv")).with_sampler(draws=1000, tune=1000, chains=4)
     out = {}
     for kind in (True, "explicit"):
         model = build_model(d, confounder=kind)
