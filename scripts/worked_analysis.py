@@ -599,8 +599,10 @@ def confounder_words(res) -> tuple[str, str]:
         words += (
             "The grid is not monotone: at confounder → outcome = "
             + ", ".join(rising)
-            + " the effect grows again as the confounder's strength on the treatment grows, "
-            "which a well-behaved sweep would not show"
+            + " the effect grows again as the confounder's strength on the treatment grows: "
+            "the treatment pins U near its group-level residual (given the adjustment set) "
+            "divided by that strength, so a stronger link to the treatment leaves U, and its "
+            "pull on the outcome, smaller (see [sensitivity](sensitivity.md))"
             + (
                 " — with every grid fit failing a convergence check, read the grid as "
                 "indicative only. "
