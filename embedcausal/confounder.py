@@ -31,10 +31,12 @@ non-centred, ``e = P_Q(y - μ) + σ R R'x``. Both are exact changes of variables
 (``log |det| = q log σ + Σ log τ^{1-w} + log det R' diag(τ^{w-1}) R``), so the posterior is
 the model's; ``tests/test_confounder.py`` checks the density and the Jacobian against dense
 linear algebra. After sampling, ``U`` is drawn from its exact conditional ``N(Kg, K)``
-(:func:`draw_back`), so the posterior has it. The effects of the grouping do not sum to zero
-here: their mean is one of the non-centred directions. The treatment's residuals enter only
-through sufficient statistics (per-level sums, cross-products), so the rows cost nothing per
-gradient.
+(:func:`draw_back`), so the posterior has it. Where the plan makes the grouping's effects sum
+to zero, the constant direction is dropped (``x``'s component along it is an inert standard
+normal); the grouping's mean takes the mostly-between predictors whatever its centring
+(``plan_part(..., hold=...)``: hierarchical centring, so the treatment's coefficient is not
+traded against the effects' prior mean). The treatment's residuals enter only through
+sufficient statistics (per-level sums, cross-products), so the rows cost nothing per gradient.
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ import pymc as pm
 import pytensor.tensor as pt
 import xarray as xr
 
+from embedcausal.batched import flat_draws
 from embedcausal.geometry import GroupPlan, groupings, level_means
 
 if TYPE_CHECKING:
@@ -131,21 +134,28 @@ def treatment_model(design: Design, u) -> None:
     pm.Normal(f"{d.treatment}__treatment_model", mu=eta, sigma=sigma, observed=tz, dims="obs")
 
 
-def _residual_statistics(design: Design, wg: str, alpha, beta):
+def _level_sums(design: Design, wg: str):
+    """``(t, X, rows, Σ t, Σ X)``: the standardised treatment, its covariates, and per level
+    of ``wg`` the number of rows and the sums of both (the treatment's sufficient statistics).
+    """
+    t, X = _standardised_treatment(design), _covariates(design)
+    code, n = design.data.group_codes[wg], len(design.data.coords[wg])
+    sums = [np.bincount(code, X[:, j], n) for j in range(X.shape[1])]
+    xsum = np.column_stack(sums) if sums else np.zeros((n, 0))
+    return t, X, np.bincount(code, minlength=n).astype(float), np.bincount(code, t, n), xsum
+
+
+def _residual_statistics(sums: tuple, alpha, beta):
     """The treatment residuals ``r = t - α - Xβ`` summed per level, and ``Σ r²``.
 
-    From sufficient statistics of the data (per-level sums, cross-products), so an
+    From sufficient statistics of the data (:func:`_level_sums`, cross-products), so an
     evaluation costs O(levels · covariates), not O(rows).
     """
-    d = design.data
-    t, X = _standardised_treatment(design), _covariates(design)
-    code, n = d.group_codes[wg], len(d.coords[wg])
-    count = np.bincount(code, minlength=n).astype(float)
-    s = pt.as_tensor_variable(np.bincount(code, t, n)) - pt.as_tensor_variable(count) * alpha
-    rr = float(t @ t) - 2.0 * alpha * float(t.sum()) + d.n_obs * alpha**2
+    t, X, count, tsum, xsum = sums
+    s = pt.as_tensor_variable(tsum) - pt.as_tensor_variable(count) * alpha
+    rr = float(t @ t) - 2.0 * alpha * float(t.sum()) + len(t) * alpha**2
     if beta is not None:
-        sums = np.column_stack([np.bincount(code, X[:, j], n) for j in range(X.shape[1])])
-        s = s - pt.dot(sums, beta)
+        s = s - pt.dot(xsum, beta)
         rr = rr - 2.0 * pt.dot(X.T @ t, beta) + 2.0 * alpha * pt.dot(X.sum(0), beta)
         rr = rr + pt.dot(beta, pt.dot(X.T @ X, beta))
     return s, rr
@@ -176,10 +186,11 @@ class IntegratedConfounder:
         model = pm.modelcontext(None)
         self.wg, self.n = wg, len(d.coords[wg])
         self.R = confounder_spaces(design, wg)[1]
-        self.counts = np.bincount(d.group_codes[wg], minlength=self.n).astype(float)
+        sums = _level_sums(design, wg)
+        t, X, self.counts = sums[:3]
         counts = pt.as_tensor_variable(self.counts)
         alpha, beta, self.sigma_t = _treatment_parameters(design)
-        self.s, self.rr = _residual_statistics(design, wg, alpha, beta)
+        self.s, self.rr = _residual_statistics(sums, alpha, beta)
         self.n_obs = d.n_obs
         self.gamma_t = model["conf_on_treatment"]
         self.prec_t = counts * self.gamma_t**2 / self.sigma_t**2
@@ -190,7 +201,6 @@ class IntegratedConfounder:
         self.u_var = 1.0 / (1.0 + self.prec_t)
         self.u_mean = self.u_var * self.g_t
         # σ_T estimated once (least squares), for the weights of the partial non-centring
-        t, X = _standardised_treatment(design), _covariates(design)
         A = np.column_stack([np.ones(d.n_obs), X])
         resid = t - A @ np.linalg.lstsq(A, t, rcond=None)[0]
         self.sigma_t_hat2 = max(float(resid.var()), 1e-6)
@@ -282,29 +292,21 @@ def draw_back(trace: xr.DataTree, model, design: Design, rng: np.random.Generato
     """Add ``U`` (dims ``chain, draw, within_group``) to a trace of an integrated model."""
     post = trace["posterior"].to_dataset()
     nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
-    total = nchain * ndraw
     ic: IntegratedConfounder = model.confounder
     d = design.data
-
-    def flat(name):
-        return np.asarray(post[name].values).reshape(total, *post[name].shape[2:])
-
-    t = d.values[d.treatment]
-    tz = (t - t.mean()) / (t.std() or 1.0)
-    code = np.asarray(d.group_codes[ic.wg])
-    X = _covariates(design)
-    sums = np.column_stack([np.bincount(code, X[:, j], ic.n) for j in range(X.shape[1])])
-    s = np.bincount(code, tz, ic.n)[None, :] - ic.counts[None, :] * flat("t_intercept")[:, None]
-    if X.shape[1]:
-        s = s - flat("t_beta") @ sums.T
+    parts = [p for p in ("y", "m") if f"{p}_x_{ic.wg}" in post]
+    names = ["t_intercept", "t_beta", "t_sigma"]
+    flat = flat_draws(post, names + [f"{p}{k}{ic.wg}" for p in parts for k in ("_", "_sigma_")])
+    _, _, count, tsum, xsum = _level_sums(design, ic.wg)
+    s = tsum[None, :] - count[None, :] * flat["t_intercept"][:, None]
+    if xsum.shape[1]:
+        s = s - flat["t_beta"] @ xsum.T
     strengths = {k: float(model[k].get_value()) for k in CONFOUNDER_PARAMS}
     channels = [
-        (flat(f"{p}_{ic.wg}"), flat(f"{p}_sigma_{ic.wg}"), strengths[STRENGTH[p]])
-        for p in ("y", "m")
-        if f"{p}_x_{ic.wg}" in post
+        (flat[f"{p}_{ic.wg}"], flat[f"{p}_sigma_{ic.wg}"], strengths[STRENGTH[p]]) for p in parts
     ]
     u = conditional_u(
-        s, channels, strengths["conf_on_treatment"], flat("t_sigma"), ic.counts, ic.R, rng
+        s, channels, strengths["conf_on_treatment"], flat["t_sigma"], ic.counts, ic.R, rng
     )
     dims = ("chain", "draw", ic.wg)
     coords = {"chain": post["chain"].values, "draw": post["draw"].values, ic.wg: d.coords[ic.wg]}
