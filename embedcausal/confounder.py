@@ -59,9 +59,14 @@ CONFOUNDER_PARAMS = ("conf_on_treatment", "conf_on_mediator", "conf_on_outcome")
 STRENGTH = {"y": "conf_on_outcome", "m": "conf_on_mediator"}
 
 
-def _covariates(design: Design) -> np.ndarray:
+def _adjustment(design: Design) -> list:
+    """The outcome's predictors other than the treatment and the mediator: the covariates."""
     d = design.data
-    covs = [p for p in d.y_predictors if p.node not in (d.treatment, d.mediator)]
+    return [p for p in d.y_predictors if p.node not in (d.treatment, d.mediator)]
+
+
+def _covariates(design: Design) -> np.ndarray:
+    d, covs = design.data, _adjustment(design)
     return np.column_stack([d.column(p) for p in covs]) if covs else np.zeros((d.n_obs, 0))
 
 
@@ -110,9 +115,8 @@ def _standardised_treatment(design: Design) -> np.ndarray:
 
 def _treatment_parameters(design: Design):
     """``(α_T, β_T or None, σ_T)``: the treatment regression's parameters."""
-    d = design.data
     priors = design.spec.priors
-    covs = [p for p in d.y_predictors if p.node not in (d.treatment, d.mediator)]
+    covs = _adjustment(design)
     model = pm.modelcontext(None)
     alpha = priors["intercept"].to_pymc("t_intercept")
     beta = None
@@ -188,7 +192,7 @@ class IntegratedConfounder:
         self.R = confounder_spaces(design, wg)[1]
         sums = _level_sums(design, wg)
         t, X, self.counts = sums[:3]
-        counts = pt.as_tensor_variable(self.counts)
+        self.counts_t = counts = pt.as_tensor_variable(self.counts)
         alpha, beta, self.sigma_t = _treatment_parameters(design)
         self.s, self.rr = _residual_statistics(sums, alpha, beta)
         self.n_obs = d.n_obs
@@ -214,8 +218,7 @@ class IntegratedConfounder:
         tau = pt.sqrt(gamma**2 * self.u_var + sigma**2)
         # information ratio at these strengths: the prior variance of a level's effect is the
         # grouping's plus γ² times what the treatment leaves of U's
-        counts = pt.as_tensor_variable(self.counts)
-        v_hat = 1.0 / (1.0 + counts * self.gamma_t**2 / self.sigma_t_hat2)
+        v_hat = 1.0 / (1.0 + self.counts_t * self.gamma_t**2 / self.sigma_t_hat2)
         ratio = pt.as_tensor_variable(np.asarray(g.info)) * (g.sigma2 + gamma**2 * v_hat)
         w = ratio / (1.0 + ratio)
         x = pm.Flat(f"{p}_x_{g.name}", dims=g.name)
