@@ -323,6 +323,8 @@ def build_model(
     for part in parts:
         if part not in PREFIX or (part == "mediator" and not d.mediator):
             raise ValueError(f"unknown part {part!r} for this design; expected {tuple(PREFIX)}")
+    if confounder not in (True, False, "explicit"):
+        raise ValueError(f"confounder={confounder!r}; expected True, False or 'explicit'")
     wg = spec.model.within_group
     coords = {k: list(v) for k, v in d.coords.items()}
     with pm.Model(coords=coords) as model:

@@ -240,6 +240,10 @@ def test_confounder_needs_the_within_group_column(frame):
     assert build_model(ok, confounder="explicit")["U"].ndim == 1
     # integrated out (embedcausal.confounder): no U in the graph, drawn back after sampling
     assert "U" not in build_model(ok, confounder=True).named_vars
+    with pytest.raises(
+        ValueError, match=r"confounder='explict'; expected True, False or 'explicit'"
+    ):
+        build_model(ok, confounder="explict")
 
 
 @pytest.mark.parametrize("zero_sum", [True, False])
