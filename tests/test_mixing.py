@@ -74,3 +74,28 @@ def test_diagnose_names_the_same_elements_as_before():
         )
     )
     assert clean.ok and clean.max_r_hat < 1.01
+
+
+def _scaled(factor: float) -> np.ndarray:
+    """300 independent normals at 4 x 500 draws, two of them with one chain's spread off."""
+    x = np.random.default_rng(0).normal(size=(300, 4, 500))
+    x[0, 0] *= factor
+    x[1, 1] *= factor
+    return np.moveaxis(x, 0, -1)
+
+
+def test_advice_says_when_rhat_is_only_just_above_and_more_draws_is_the_fix():
+    # R-hat 1.016 on 2 of 300, every other check passing: the signature of NUTS's noise at few
+    # draws (docs/performance.md, "The R-hat floor of NUTS"); the advice says so and asks for
+    # draws, not for a new parameterisation of the grouping
+    diag = diagnose(from_dict({"posterior": {"y_a_country": _scaled(1.35)}}))
+    assert diag.failed_checks == ["r_hat"] and 1.01 < diag.max_r_hat <= 1.02
+    assert len(diag.advice) == 1
+    assert "only R-hat fails, and only just" in diag.advice[0]
+    assert "on 2 of 300 parameters" in diag.advice[0]
+    assert "[sampler] draws = 1000 (now 500)" in diag.advice[0]
+    # chains that really disagree get the other advice
+    far = diagnose(from_dict({"posterior": {"y_a_country": _scaled(2.0)}}))
+    assert far.max_r_hat > 1.02
+    assert not any("only just" in a for a in far.advice)
+    assert any("parameterisation" in a for a in far.advice)
