@@ -18,11 +18,19 @@ Sherman–Morrison for the sum-to-zero rank-one term)::
 (the last two terms only for sum-to-zero effects). NUTS then samples ``σ``, ``τ`` and the
 rest without the grouping's ``L`` effects, so the funnel between ``τ`` near 0 and the effects
 is gone: on the canonical 9k panel the mediator's mission scale, whose true value is 0, was
-the fit's least-mixed parameter. After sampling, each draw's effects are drawn from their exact
-conditional, ``u_l ~ N(τ² S_l / D_l, σ² τ² / D_l)`` independently, then (sum-to-zero) moved onto
-``Σ u_l = 0`` by conditioning on that constraint: ``u ← u - v Σu / Σv`` with ``v_l`` the
-conditional variances. The posterior is the same as the model's; only how it is sampled
-changes, so everything downstream (effects, ``pm.do``, LOO) uses the unchanged model.
+the fit's least-mixed parameter. It still was afterwards (bulk ESS 1783 of 4000 draws), as
+NUTS moves a scale that the data barely inform slowly. So after sampling, each draw's ``τ`` is
+first redrawn from its exact conditional given the draw's other parameters: the density above
+as a function of ``τ`` alone (:func:`scale_loglik`, through ``S_l`` and ``σ``) times its prior,
+one-dimensional, sampled by :data:`SCALE_SWEEPS` sweeps of slice sampling (Neal 2003) on
+``log τ`` that start at the NUTS draw (:func:`refresh_scale`). Each sweep leaves that
+conditional invariant, so the draws keep the posterior, and they are nearly independent of
+the NUTS draw of ``τ`` given the rest: a Gibbs step after NUTS. Then each draw's effects are
+drawn from their exact conditional, ``u_l ~ N(τ² S_l / D_l, σ² τ² / D_l)`` independently,
+then (sum-to-zero) moved onto ``Σ u_l = 0`` by conditioning on that constraint:
+``u ← u - v Σu / Σv`` with ``v_l`` the conditional variances. The posterior is the same as
+the model's; only how it is sampled changes, so everything downstream (effects, ``pm.do``,
+LOO) uses the unchanged model.
 
 Which grouping: :func:`marginal_grouping`.
 """
@@ -45,6 +53,10 @@ if TYPE_CHECKING:
 
 #: residual values (draws × rows, 16 MB) computed at once when drawing the effects back
 CHUNK_VALUES = 2_000_000
+#: sweeps of slice sampling that redraw the integrated grouping's scale (``refresh_scale``)
+SCALE_SWEEPS = 4
+#: how many times a slice may be stepped out (by 1 on ``log τ``), both sides together
+MAX_STEPS = 50
 
 
 def zero_sum(g: GroupPlan) -> bool:
@@ -121,6 +133,100 @@ def marginal_mediator(design: Design, eta, g, nodes: dict, model: pm.Model):
     return observed
 
 
+def scale_loglik(
+    tau: np.ndarray, S: np.ndarray, counts: np.ndarray, sigma: np.ndarray, *, zero_sum: bool
+) -> np.ndarray:
+    """The part of :func:`marginal_logp` that depends on ``τ``, for each draw (NumPy).
+
+    ``tau`` and ``sigma`` have one value per draw, ``S`` (draws × levels) the residual sums per
+    level, ``counts`` the rows per level. Differences in ``τ`` equal those of the full density.
+    """
+    s2, t2 = sigma**2, tau**2
+    D = s2[:, None] + counts[None, :] * t2[:, None]
+    out = -0.5 * (np.log(D).sum(axis=1) - t2 * (S**2 / D).sum(axis=1) / s2)
+    if zero_sum:
+        n_levels = len(counts)
+        k = 1.0 - t2 / n_levels * (counts[None, :] / D).sum(axis=1)
+        out = out - 0.5 * (np.log(k) + t2 / n_levels * (S / D).sum(axis=1) ** 2 / k)
+    return out
+
+
+def slice_sample(logf, x: np.ndarray, rng: np.random.Generator, *, sweeps: int) -> np.ndarray:
+    """``sweeps`` sweeps of univariate slice sampling (stepping out, shrinkage; Neal 2003).
+
+    One independent chain per element of ``x``, all advanced at once; ``logf`` maps an array
+    of points to their log densities (elementwise). The slice is stepped out by 1 at most
+    :data:`MAX_STEPS` times in all, the limit split at random between the two sides (Neal's
+    Fig. 3), so each sweep leaves ``logf``'s distribution invariant. An element whose density
+    is not finite at its start is left where it is.
+    """
+    x = np.array(x, dtype=float)
+    for _ in range(sweeps):
+        fx = logf(x)
+        live = np.isfinite(fx)
+        level = fx - rng.exponential(size=x.shape)
+        left = x - rng.uniform(size=x.shape)
+        right = left + 1.0
+        n_left = np.floor(MAX_STEPS * rng.uniform(size=x.shape))
+        n_right = MAX_STEPS - 1 - n_left
+        out = live.copy()
+        while out.any():
+            out &= (n_left > 0) & (logf(left) > level)
+            left = np.where(out, left - 1.0, left)
+            n_left -= out
+        out = live.copy()
+        while out.any():
+            out &= (n_right > 0) & (logf(right) > level)
+            right = np.where(out, right + 1.0, right)
+            n_right -= out
+        todo = live.copy()
+        while todo.any():
+            prop = np.where(todo, left + rng.uniform(size=x.shape) * (right - left), x)
+            ok = todo & (logf(prop) > level)
+            x = np.where(ok, prop, x)
+            todo &= ~ok
+            # shrink towards the start, which is inside the slice: the loop ends
+            left = np.where(todo & (prop < x), prop, left)
+            right = np.where(todo & (prop >= x), prop, right)
+    return x
+
+
+def refresh_scale(
+    S: np.ndarray,
+    counts: np.ndarray,
+    sigma: np.ndarray,
+    tau: np.ndarray,
+    prior_logp,
+    rng: np.random.Generator,
+    *,
+    zero_sum: bool,
+    sweeps: int | None = None,
+) -> np.ndarray:
+    """Each draw's ``τ`` redrawn from its conditional given the draw's ``S`` and ``σ``.
+
+    The conditional is ``prior(τ) · exp(scale_loglik(τ))``; slice sampling on ``log τ`` (with
+    its Jacobian) starts at the NUTS draw. ``prior_logp`` maps an array of ``τ`` to the prior's
+    log density.
+    """
+
+    def logf(x: np.ndarray) -> np.ndarray:
+        t = np.exp(x)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            v = prior_logp(t) + x + scale_loglik(t, S, counts, sigma, zero_sum=zero_sum)
+        return np.where(np.isnan(v), -np.inf, v)
+
+    n = SCALE_SWEEPS if sweeps is None else sweeps
+    return np.exp(slice_sample(logf, np.log(tau), rng, sweeps=n))
+
+
+def _prior_logp(model, name: str):
+    """The prior log density of the scalar random variable ``name``, for an array of values."""
+    import pytensor
+
+    value = pt.dvector(f"{name}_values")
+    return pytensor.function([value], pm.logp(model[name], value), mode="FAST_COMPILE")
+
+
 def conditional_effects(
     S: np.ndarray,
     counts: np.ndarray,
@@ -174,7 +280,9 @@ def draw_back(
         (r,) = fn(*(flat[k][start : start + step] for k in names))
         S[start : start + step] = (indicator @ np.asarray(r).T).T
     sigma = np.asarray(post["m_sigma"].values).reshape(total)
-    tau = np.asarray(post[f"m_sigma_{g.name}"].values).reshape(total)
+    scale = f"m_sigma_{g.name}"
+    tau = np.asarray(post[scale].values).reshape(total)
+    tau = refresh_scale(S, counts, sigma, tau, _prior_logp(model, scale), rng, zero_sum=zero_sum(g))
     u = conditional_effects(S, counts, sigma, tau, rng, zero_sum=zero_sum(g))
     u = u.reshape(nchain, ndraw, levels)
     dims = ("chain", "draw", g.name)
@@ -182,6 +290,11 @@ def draw_back(
     free = f"m_z_{g.name}" if not any(g.centered) else f"m_a_{g.name}"
     tau3 = tau.reshape(nchain, ndraw, 1)
     added = {
+        scale: xr.DataArray(
+            tau.reshape(nchain, ndraw),
+            dims=("chain", "draw"),
+            coords={k: coords[k] for k in dims[:2]},
+        ),
         free: xr.DataArray(u / tau3 if free.startswith("m_z_") else u, dims=dims, coords=coords),
         f"m_{g.name}": xr.DataArray(u, dims=dims, coords=coords),
     }

@@ -1,5 +1,6 @@
 """A Gaussian mediator's grouping integrated out (embedcausal.marginal): the algebra against
-dense linear algebra, which grouping is chosen, and a fit against the full model's posterior."""
+dense linear algebra, the scale's redraw against its exact conditional, which grouping is
+chosen, and a fit against the full model's posterior."""
 
 from __future__ import annotations
 
@@ -12,7 +13,15 @@ from scipy import stats
 
 from embedcausal.fitting import sample
 from embedcausal.geometry import plan_part
-from embedcausal.marginal import conditional_effects, marginal_grouping, marginal_logp
+from embedcausal.marginal import (
+    SCALE_SWEEPS,
+    conditional_effects,
+    marginal_grouping,
+    marginal_logp,
+    refresh_scale,
+    scale_loglik,
+    slice_sample,
+)
 from embedcausal.models import build_model
 from embedcausal.plan import design
 from embedcausal.spec import load_spec
@@ -65,6 +74,69 @@ def test_conditional_effects_are_the_exact_gaussian_conditional(zero_sum):
     np.testing.assert_allclose(np.cov(u, rowvar=False), var, atol=4e-3)
     if zero_sum:
         np.testing.assert_allclose(u.sum(axis=1), 0.0, atol=1e-10)
+
+
+@pytest.mark.parametrize("zero_sum", [True, False])
+def test_scale_loglik_is_the_marginal_density_up_to_what_does_not_depend_on_tau(zero_sum):
+    rng = np.random.default_rng(3)
+    levels = 6
+    code = np.array([0, 0, 1, 1, 1, 2, 3, 3, 3, 3, 5, 5, 5])  # level 4 has no rows
+    counts = np.bincount(code, minlength=levels).astype(float)
+    r = rng.normal(size=len(code))
+    S = np.bincount(code, weights=r, minlength=levels)
+    sigma, taus = 0.9, np.array([1e-3, 0.2, 0.7, 2.5])
+    full = [marginal_logp(r, code, counts, sigma, t, zero_sum=zero_sum).eval() for t in taus]
+    part = scale_loglik(
+        taus, np.tile(S, (len(taus), 1)), counts, np.full(len(taus), sigma), zero_sum=zero_sum
+    )
+    np.testing.assert_allclose(np.diff(part), np.diff(full), rtol=1e-10, atol=1e-12)
+
+
+def _conditional_on_grid(S, counts, sigma, zero_sum):
+    """τ's conditional (HalfNormal(1) prior) on a fine grid: points and CDF."""
+    grid = np.linspace(1e-6, 4.0, 400_001)
+    logf = stats.halfnorm.logpdf(grid) + scale_loglik(
+        grid, np.tile(S, (len(grid), 1)), counts, np.full(len(grid), sigma), zero_sum=zero_sum
+    )
+    w = np.exp(logf - logf.max())
+    cdf = np.cumsum(w)
+    return grid, cdf / cdf[-1]
+
+
+@pytest.mark.parametrize("zero_sum", [True, False])
+def test_refreshed_scale_keeps_its_exact_conditional_and_forgets_its_start(zero_sum):
+    # the redraw of τ given a draw's S and σ: 20,000 draws of the same (S, σ) started at the
+    # exact conditional (as NUTS's draws are, given the rest) stay at it (Kolmogorov-Smirnov
+    # against the conditional on a grid) and are nearly uncorrelated with where they started
+    rng = np.random.default_rng(4)
+    levels = 8
+    counts = rng.integers(5, 40, size=levels).astype(float)
+    u = rng.normal(scale=0.3, size=levels)
+    S = counts * u + rng.normal(size=levels) * np.sqrt(counts) * 0.8
+    sigma, n = 0.8, 20_000
+    grid, cdf = _conditional_on_grid(S, counts, sigma, zero_sum)
+    start = np.interp(rng.uniform(size=n), cdf, grid)
+    tau = refresh_scale(
+        np.tile(S, (n, 1)),
+        counts,
+        np.full(n, sigma),
+        start,
+        stats.halfnorm.logpdf,
+        rng,
+        zero_sum=zero_sum,
+    )
+    assert stats.kstest(tau, lambda t: np.interp(t, grid, cdf)).pvalue > 0.01
+    assert abs(np.corrcoef(start, tau)[0, 1]) < 0.1
+
+
+def test_slice_sampling_keeps_its_target_and_leaves_non_finite_starts_alone():
+    rng = np.random.default_rng(7)
+    x = rng.normal(size=50_000)
+    x[:3] = np.nan
+    y = slice_sample(lambda v: -0.5 * v**2, x, rng, sweeps=SCALE_SWEEPS)
+    assert np.isnan(y[:3]).all()
+    assert stats.kstest(y[3:], "norm").pvalue > 0.01
+    assert abs(np.corrcoef(x[3:], y[3:])[0, 1]) < 0.1
 
 
 def _design(**model):
