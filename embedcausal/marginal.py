@@ -57,6 +57,9 @@ CHUNK_VALUES = 2_000_000
 SCALE_SWEEPS = 4
 #: how many times a slice may be stepped out (by 1 on ``log τ``), both sides together
 MAX_STEPS = 50
+#: shrinkage steps before a draw whose slice the interval has not met stays where it started
+#: (only a density without mass around the start gets there: 200 halvings of the interval)
+MAX_SHRINKS = 200
 
 
 def zero_sum(g: GroupPlan) -> bool:
@@ -158,7 +161,8 @@ def slice_sample(logf, x: np.ndarray, rng: np.random.Generator, *, sweeps: int) 
     of points to their log densities (elementwise). The slice is stepped out by 1 at most
     :data:`MAX_STEPS` times in all, the limit split at random between the two sides (Neal's
     Fig. 3), so each sweep leaves ``logf``'s distribution invariant. An element whose density
-    is not finite at its start is left where it is.
+    is not finite at its start is left where it is, as is one still outside its slice after
+    :data:`MAX_SHRINKS` shrinkage steps.
     """
     x = np.array(x, dtype=float)
     for _ in range(sweeps):
@@ -180,7 +184,9 @@ def slice_sample(logf, x: np.ndarray, rng: np.random.Generator, *, sweeps: int) 
             right = np.where(out, right + 1.0, right)
             n_right -= out
         todo = live.copy()
-        while todo.any():
+        for _ in range(MAX_SHRINKS):  # each step at least halves the interval on average
+            if not todo.any():
+                break
             prop = np.where(todo, left + rng.uniform(size=x.shape) * (right - left), x)
             ok = todo & (logf(prop) > level)
             x = np.where(ok, prop, x)
