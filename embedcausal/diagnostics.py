@@ -126,9 +126,12 @@ def _elements(post: xr.Dataset, names: list[str]) -> tuple[list[str], np.ndarray
 
 
 def _worst(labels: list[str], values: np.ndarray, bad: np.ndarray, *, high: bool) -> list[str]:
+    """The worst few flagged elements with their values: R-hat (``high``) to 3 decimals, so
+    1.0148 reads 1.015 rather than a 1.01 that looks like the threshold; ESS as a count."""
     idx = np.flatnonzero(bad)
     order = idx[np.argsort(-values[idx] if high else values[idx])]
-    return [f"{labels[i]} ({values[i]:.3g})" for i in order[:MAX_NAMED]]
+    fmt = ".3f" if high else ".0f"
+    return [f"{labels[i]} ({values[i]:{fmt}})" for i in order[:MAX_NAMED]]
 
 
 def _sampled(idata: xr.DataTree) -> list[str]:

@@ -94,6 +94,9 @@ def test_advice_says_when_rhat_is_only_just_above_and_more_draws_is_the_fix():
     assert "only R-hat fails, and only just" in diag.advice[0]
     assert "on 2 of 300 parameters" in diag.advice[0]
     assert "[sampler] draws = 1000 (now 500)" in diag.advice[0]
+    # the flagged values read above the threshold they failed (1.016, not 1.02 or 1.01)
+    assert all(float(w.split(" (")[1][:-1]) > 1.01 for w in diag.worst["r_hat"])
+    assert all(len(w.split(" (")[1][:-1].split(".")[1]) == 3 for w in diag.worst["r_hat"])
     # chains that really disagree get the other advice
     far = diagnose(from_dict({"posterior": {"y_a_country": _scaled(2.0)}}))
     assert far.max_r_hat > 1.02
