@@ -239,10 +239,8 @@ def _only_noise(diag: Diagnostics, n_over: int, n_checked: int) -> bool:
     )
 
 
-def _advice(
-    diag: Diagnostics, idata: xr.DataTree, *, n_over: int = 0, n_checked: int = 0
-) -> list[str]:
-    """What to change, in model-file keys."""
+def _advice(diag: Diagnostics, idata: xr.DataTree, *, n_over: int, n_checked: int) -> list[str]:
+    """What to change, in model-file keys (``n_over`` of ``n_checked`` R-hats above 1.01)."""
     out = []
     draws = idata["posterior"].sizes["draw"]
     if _only_noise(diag, n_over, n_checked):

@@ -74,6 +74,11 @@ def part_models(design: Design, *, confounder: bool = False) -> list[tuple[str, 
     ]
 
 
+def _part_seed(spec: ModelSpec, part: str, offset: int = 0) -> int:
+    """The seed of a part's sampler (``offset`` 0) or of what is drawn back after it (1, 2)."""
+    return (spec.sampler.seed + _PART_SEED[part] + offset) % SEED_LIMIT
+
+
 def _confounder_kind(model) -> str | bool:
     """How a model holds the latent confounder: ``"integrated"``, ``"explicit"`` or not."""
     if getattr(model, "confounder", None) is not None:
@@ -144,7 +149,7 @@ def sample(
                 model,
                 spec,
                 key=structure_key(design, part, _confounder_kind(model), _marginal_name(model)),
-                seed=(spec.sampler.seed + _PART_SEED[part]) % SEED_LIMIT,
+                seed=_part_seed(spec, part),
                 progress=progress,
                 timer=timer,
                 keep_partial=keep_partial,
@@ -153,14 +158,12 @@ def sample(
             check_complete(trace, spec, part)
             if getattr(model, "confounder", None) is not None:  # U, drawn back exactly
                 with timer.phase("draw_back"):
-                    seed = (spec.sampler.seed + _PART_SEED[part] + 2) % SEED_LIMIT
-                    rng = np.random.default_rng(seed)
+                    rng = np.random.default_rng(_part_seed(spec, part, 2))
                     trace = confounder_draw_back(trace, model, design, rng)
             marginal = getattr(model, "marginal", None)
             if marginal is not None:  # the effects it integrated out, drawn back exactly
                 with timer.phase("draw_back"):
-                    seed = (spec.sampler.seed + _PART_SEED[part] + 1) % SEED_LIMIT
-                    rng = np.random.default_rng(seed)
+                    rng = np.random.default_rng(_part_seed(spec, part, 1))
                     trace = draw_back(trace, model, design, marginal[0], rng)
         except Interrupted as exc:
             # a partial run is kept only when the last part (the outcome) was interrupted: an

@@ -361,29 +361,32 @@ def build_model(
                 x.name = "m_transformed"
             return x
 
+        def latent(strength: str):  # U's channel into a part: integrated, explicit or none
+            if ic is not None:
+                return (wg, ic)
+            return (wg, model[strength] * u) if u is not None else None
+
+        hold = wg if ic is not None else None  # U's grouping takes the between terms
         if "mediator" in parts:
-            hold = wg if ic is not None else None  # U's grouping takes the between terms
             mplan = plan_part(design, "mediator", hold=hold)
             for node in {q.node for q in mplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
-            latent = (wg, ic) if ic is not None else None
-            latent = (wg, model["conf_on_mediator"] * u) if u is not None else latent
             mg = None
             if marginal and parts == ("mediator",):
                 mg = marginal_grouping(design, mplan)
-            eta_m = _linear(design, mplan, nodes, latent, skip=mg.name if mg else None)
+            eta_m = _linear(
+                design, mplan, nodes, latent("conf_on_mediator"), skip=mg.name if mg else None
+            )
             eta_m.name = "m_eta"
             if mg is None:
                 nodes[d.mediator] = mediator_likelihood(design, eta_m)
             else:
                 nodes[d.mediator] = marginal_mediator(design, eta_m, mg, nodes, model)
         if "outcome" in parts:
-            yplan = plan_part(design, "outcome", hold=wg if ic is not None else None)
+            yplan = plan_part(design, "outcome", hold=hold)
             for node in {q.node for q in yplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
-            latent = (wg, ic) if ic is not None else None
-            latent = (wg, model["conf_on_outcome"] * u) if u is not None else latent
-            eta_y = _linear(design, yplan, nodes, latent)
+            eta_y = _linear(design, yplan, nodes, latent("conf_on_outcome"))
             eta_y.name = "y_eta"
             y = pm.Data(f"{e.outcome}__observed", d.y, dims="obs")
             if rho:
