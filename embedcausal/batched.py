@@ -32,7 +32,7 @@ def linear_predictor(model: pm.Model, prefix: str):
     """The named linear predictor ``{prefix}_eta`` of a model built by :func:`build_model`."""
     from pytensor.graph.traversal import ancestors
 
-    for var in ancestors(model.observed_RVs):
+    for var in ancestors([*model.observed_RVs, *model.potentials]):
         if getattr(var, "name", None) == f"{prefix}_eta":
             return var
     raise KeyError(f"{prefix}_eta")

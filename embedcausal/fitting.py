@@ -15,6 +15,9 @@ Speed (measured in ``docs/performance.md``):
 * **a Gaussian mediator samples with one grouping integrated out** (:mod:`embedcausal.marginal`):
   its effects are drawn back exactly from their conditional after sampling (phase
   ``draw_back``), so the posterior is the full model's;
+* **varying intercepts are redrawn from their conditional after sampling**
+  (:mod:`embedcausal.refresh`, phase ``refresh``): a Gibbs step that leaves the posterior as
+  it is and makes each effect's draws nearly independent of NUTS's given the rest;
 * **one compilation per model and process**: compiled nutpie models are cached by a key of
   everything in the graph (:func:`~embedcausal.samplers.compiled_nutpie`), so a refit or a new
   strength of the latent confounder in a sensitivity grid does not compile again;
@@ -41,6 +44,7 @@ from embedcausal.loglik import LOGLIK_MAX_VALUES, lazy_log_likelihood
 from embedcausal.marginal import draw_back
 from embedcausal.models import build_model
 from embedcausal.plan import Design, design
+from embedcausal.refresh import refresh_effects
 from embedcausal.run import Run, package_versions
 from embedcausal.samplers import sample_part, structure_key
 from embedcausal.spec import SEED_LIMIT, ModelSpec
@@ -75,7 +79,7 @@ def part_models(design: Design, *, confounder: bool = False) -> list[tuple[str, 
 
 
 def _part_seed(spec: ModelSpec, part: str, offset: int = 0) -> int:
-    """The seed of a part's sampler (``offset`` 0) or of what is drawn back after it (1, 2)."""
+    """The seed of a part's sampler (``offset`` 0) or of what is redrawn after it (1, 2, 3)."""
     return (spec.sampler.seed + _PART_SEED[part] + offset) % SEED_LIMIT
 
 
@@ -165,6 +169,9 @@ def sample(
                 with timer.phase("draw_back"):
                     rng = np.random.default_rng(_part_seed(spec, part, 1))
                     trace = draw_back(trace, model, design, marginal[0], rng)
+            with timer.phase("refresh"):  # varying intercepts, from their conditional
+                rng = np.random.default_rng(_part_seed(spec, part, 3))
+                trace, _ = refresh_effects(trace, model, design, part, rng)
         except Interrupted as exc:
             # a partial run is kept only when the last part (the outcome) was interrupted: an
             # earlier part, such as a marginal mediator to draw back from, finished already
