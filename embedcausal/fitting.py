@@ -40,6 +40,7 @@ import xarray as xr
 from embedcausal.confounder import draw_back as confounder_draw_back
 from embedcausal.diagnostics import diagnose
 from embedcausal.errors import EmbedcausalError
+from embedcausal.grouped import draw_back_parents
 from embedcausal.loglik import LOGLIK_MAX_VALUES, lazy_log_likelihood
 from embedcausal.marginal import draw_back
 from embedcausal.models import build_model
@@ -71,15 +72,15 @@ def progress_default() -> bool:
 def part_models(design: Design, *, confounder: bool = False) -> list[tuple[str, Any]]:
     """The models sampled for a design: one per set of parts that share parameters."""
     if confounder or not design.data.mediator:
-        return [("joint", build_model(design, confounder=confounder))]
+        return [("joint", build_model(design, confounder=confounder, marginal=True))]
     return [
         ("mediator", build_model(design, parts=("mediator",), marginal=True)),
-        ("outcome", build_model(design, parts=("outcome",))),
+        ("outcome", build_model(design, parts=("outcome",), marginal=True)),
     ]
 
 
 def _part_seed(spec: ModelSpec, part: str, offset: int = 0) -> int:
-    """The seed of a part's sampler (``offset`` 0) or of what is redrawn after it (1, 2, 3)."""
+    """The seed of a part's sampler (``offset`` 0) or of what is redrawn after it (1–4)."""
     return (spec.sampler.seed + _PART_SEED[part] + offset) % SEED_LIMIT
 
 
@@ -91,8 +92,33 @@ def _confounder_kind(model) -> str | bool:
 
 
 def _marginal_name(model) -> str | None:
+    """What a model integrates out (a compiled graph's key): its marginal grouping, parents."""
     marginal = getattr(model, "marginal", None)
-    return marginal[0].name if marginal is not None else None
+    names = [marginal[0].name] if marginal is not None else []
+    names += [f"{p}_{parent.name}" for p, parent, _ in getattr(model, "parents", ())]
+    return "+".join(names) or None
+
+
+def _finish(trace: xr.DataTree, model, design: Design, part: str, timer: Timer) -> xr.DataTree:
+    """What follows NUTS for one part: what it integrated out drawn back, effects refreshed."""
+    spec = design.spec
+    if getattr(model, "confounder", None) is not None:  # U, drawn back exactly
+        with timer.phase("draw_back"):
+            rng = np.random.default_rng(_part_seed(spec, part, 2))
+            trace = confounder_draw_back(trace, model, design, rng)
+    marginal = getattr(model, "marginal", None)
+    if marginal is not None:  # the effects it integrated out, drawn back exactly
+        with timer.phase("draw_back"):
+            rng = np.random.default_rng(_part_seed(spec, part, 1))
+            trace = draw_back(trace, model, design, marginal[0], rng)
+    if getattr(model, "parents", None):  # parents integrated out of their children
+        with timer.phase("draw_back"):
+            rng = np.random.default_rng(_part_seed(spec, part, 4))
+            trace = draw_back_parents(trace, model, design, rng)
+    with timer.phase("refresh"):  # varying intercepts, from their conditional
+        rng = np.random.default_rng(_part_seed(spec, part, 3))
+        trace, _ = refresh_effects(trace, model, design, part, rng)
+    return trace
 
 
 def sample(
@@ -160,18 +186,7 @@ def sample(
                 part=part,
             )
             check_complete(trace, spec, part)
-            if getattr(model, "confounder", None) is not None:  # U, drawn back exactly
-                with timer.phase("draw_back"):
-                    rng = np.random.default_rng(_part_seed(spec, part, 2))
-                    trace = confounder_draw_back(trace, model, design, rng)
-            marginal = getattr(model, "marginal", None)
-            if marginal is not None:  # the effects it integrated out, drawn back exactly
-                with timer.phase("draw_back"):
-                    rng = np.random.default_rng(_part_seed(spec, part, 1))
-                    trace = draw_back(trace, model, design, marginal[0], rng)
-            with timer.phase("refresh"):  # varying intercepts, from their conditional
-                rng = np.random.default_rng(_part_seed(spec, part, 3))
-                trace, _ = refresh_effects(trace, model, design, part, rng)
+            trace = _finish(trace, model, design, part, timer)
         except Interrupted as exc:
             # a partial run is kept only when the last part (the outcome) was interrupted: an
             # earlier part, such as a marginal mediator to draw back from, finished already
@@ -183,10 +198,12 @@ def sample(
             if kept is None:
                 raise Interrupted(str(exc)) from None
             parts, n = kept
+            traces = [(p, xr.DataTree.from_dict(g)) for p, g in parts]
+            # the interrupted part's complete draws, finished as a whole trace would be
+            traces[-1] = (part, _finish(traces[-1][1], model, design, part, timer))
             total = spec.sampler.draws
             raise Interrupted(
-                f"{exc} after {n} of {total} draws per chain",
-                assemble([(p, xr.DataTree.from_dict(g)) for p, g in parts], design),
+                f"{exc} after {n} of {total} draws per chain", assemble(traces, design)
             ) from None
         done.append((part, trace))
     return assemble(done, design)

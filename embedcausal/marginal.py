@@ -63,7 +63,7 @@ MAX_SHRINKS = 200
 
 
 def zero_sum(g: GroupPlan) -> bool:
-    """Whether the model's effects of ``g`` sum to zero (see ``models._group_effects``)."""
+    """Whether the model's effects of ``g`` sum to zero (see ``grouped.group_effects``)."""
     return not any(g.centered) or g.zero_sum
 
 

@@ -33,7 +33,6 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 import pymc as pm
 import pytensor.tensor as pt
-from pymc.distributions.transforms import ZeroSumTransform
 
 from embedcausal.batched import linear_predictor, vectorized_function
 from embedcausal.confounder import (
@@ -47,14 +46,13 @@ from embedcausal.correlated import correlated_outcome
 from embedcausal.errors import EmbedcausalError
 from embedcausal.geometry import (
     PREFIX,
-    GroupPlan,
-    LevelRotation,
     Part,
     PartPlan,
     _first_rows,
     level_means,
     plan_part,
 )
+from embedcausal.grouped import child_effects, group_effects, integrated_parent
 from embedcausal.likelihoods import (
     bernoulli_logit,
     bernoulli_logit_logp,
@@ -107,77 +105,9 @@ def _columns(design: Design, plan: PartPlan, nodes: dict) -> dict[str, object]:
     return out
 
 
-def _zero_sum_normal_logp(value, mu, sigma):
-    """Normal(mu, sigma) on the vectors summing to zero (``mu`` sums to zero)."""
-    n = value.shape[-1].astype("float64")
-    dens = -0.5 * ((value - mu) / sigma) ** 2 - (0.5 * np.log(2 * np.pi) + pt.log(sigma)) * (
-        (n - 1) / n
-    )
-    return dens.sum(-1)
-
-
-def _zero_sum_normal_dist(mu, sigma, size):
-    return pm.ZeroSumNormal.dist(sigma=sigma, shape=(mu.shape[-1],)) + mu
-
-
-def _group_effects(p: str, g: GroupPlan, mu, sigma, levels: np.ndarray):
-    """Effects ``a`` of one grouping and their deviations from the mean, per the plan."""
-    model = pm.modelcontext(None)
-    cen = np.asarray(g.centered, dtype=bool)
-    if cen.all() and g.zero_sum:
-        # no intercept in its mean, whose terms are centred: the effects sum to zero, so the
-        # grouping's level cannot drift against the intercept; ``a`` itself is sampled, so the
-        # coefficients of its mean stay apart from it (hierarchical centring)
-        mu = mu + pt.zeros(len(levels))
-        a = pm.CustomDist(
-            f"{p}_a_{g.name}",
-            mu - mu.mean(),
-            sigma,
-            dist=_zero_sum_normal_dist,
-            logp=_zero_sum_normal_logp,
-            signature="(n),()->(n)",
-            transform=ZeroSumTransform([-1]),
-            dims=g.name,
-        )
-        a = a + mu.mean()
-        return a, a - mu
-    if cen.all():
-        a = pm.Normal(f"{p}_a_{g.name}", mu=mu, sigma=sigma, dims=g.name, transform=LevelRotation())
-        return a, a - mu
-    if not cen.any():
-        z = pm.ZeroSumNormal(f"{p}_z_{g.name}", sigma=1.0, dims=g.name)
-        return mu + sigma * z, sigma * z
-    C, N = np.flatnonzero(cen), np.flatnonzero(~cen)
-    model.add_coord(f"{p}_{g.name}_centred", levels[C])
-    model.add_coord(f"{p}_{g.name}_noncentred", levels[N])
-    mu = mu + pt.zeros(len(levels))
-    if g.zero_sum and len(C) > 1:  # as above, for the centred levels (one alone would be 0)
-        a_c = pm.CustomDist(
-            f"{p}_a_{g.name}",
-            mu[C] - mu[C].mean(),
-            sigma,
-            dist=_zero_sum_normal_dist,
-            logp=_zero_sum_normal_logp,
-            signature="(n),()->(n)",
-            transform=ZeroSumTransform([-1]),
-            dims=f"{p}_{g.name}_centred",
-        )
-        a_c = a_c + mu[C].mean()
-    else:
-        a_c = pm.Normal(
-            f"{p}_a_{g.name}",
-            mu=mu[C],
-            sigma=sigma,
-            dims=f"{p}_{g.name}_centred",
-            **({"transform": LevelRotation()} if len(C) > 1 else {}),  # one: nothing to rotate
-        )
-    z = pm.Normal(f"{p}_z_{g.name}", 0.0, 1.0, dims=f"{p}_{g.name}_noncentred")
-    a = pt.set_subtensor(pt.zeros(len(levels))[C], a_c)
-    a = pt.set_subtensor(a[N], mu[N] + sigma * z)
-    return a, a - mu
-
-
-def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str | None = None):
+def _linear(
+    design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str | None = None, nest=False
+):
     """Build one part's parameters and return its linear predictor.
 
     ``latent`` is ``(grouping, values per level)``: a group-level term (the sensitivity
@@ -188,7 +118,8 @@ def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str 
     would leave a ridge per level — otherwise on the rows.
 
     ``skip`` names a grouping whose effects are integrated out (:mod:`embedcausal.marginal`):
-    its scale is a parameter, its effects are not, and they do not enter the rows.
+    its scale is a parameter, its effects are not, and they do not enter the rows. ``nest``:
+    integrate a parent grouping out of its children's prior (:mod:`embedcausal.grouped`).
     """
     d = design.data
     priors = design.spec.priors
@@ -211,9 +142,12 @@ def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str 
         terms.append(([cols[n] for n in plan.row], b))
     level = 0.0 if any(g.intercept for g in plan.groups) else alpha
     effects: dict[str, object] = {}
+    pair = integrated_parent(plan) if nest and latent is None else None
+    if pair is not None:  # (parent, child): the parent is drawn back after sampling
+        model.parents = [*getattr(model, "parents", []), (p, *pair)]
     for g in plan.groups:
         sigma = priors["sigma"].to_pymc(f"{p}_sigma_{g.name}")
-        if g.name == skip:
+        if g.name == skip or (pair is not None and g.name == pair[0].name):
             continue
         mu = alpha if g.intercept else 0.0
         if g.predictors:
@@ -229,15 +163,15 @@ def _linear(design: Design, plan: PartPlan, nodes: dict, latent=None, skip: str 
             mu = mu + pt.dot(means, bg)
             code = nodes[f"{g.name}__code"]
             terms.append(([cols[n] - means[code, i] for i, n in enumerate(g.predictors)], bg))
-        if g.parent is not None:
+        if g.parent is not None and g.parent in effects:
             mu = mu + effects[g.parent][nodes[f"{g.name}__parent"]]
         here = latent[1] if latent is not None and latent[0] == g.name else None
-        if isinstance(here, IntegratedConfounder):  # U integrated out with these effects
+        if pair is not None and g.name == pair[1].name:
+            a, dev = child_effects(p, design, pair, mu, sigma, model[f"{p}_sigma_{g.parent}"])
+        elif isinstance(here, IntegratedConfounder):  # U integrated out with these effects
             a, dev = here.effects(p, g, mu, sigma)
         else:
-            a, dev = _group_effects(
-                p, g, mu if here is None else mu + here, sigma, d.coords[g.name]
-            )
+            a, dev = group_effects(p, g, mu if here is None else mu + here, sigma, d.coords[g.name])
         pm.Deterministic(f"{p}_{g.name}", dev, dims=g.name)
         effects[g.name] = a
     eta = level + sum(pt.dot(pt.stack(c, axis=1), b) for c, b in terms) if terms else level
@@ -290,11 +224,12 @@ def build_model(
         Correlate the outcome's error with the Gaussian mediator's by ``rho_m_y`` (``pm.Data``,
         0 until set; :mod:`embedcausal.correlated`): one joint model.
     marginal : bool
-        For sampling a Gaussian mediator's part on its own: integrate one grouping's effects
-        out of its likelihood (:func:`embedcausal.marginal.marginal_grouping` says which, if
-        any). The mediator is then data and ``model.marginal`` holds ``(grouping plan,
-        residual)`` for :func:`embedcausal.marginal.draw_back`; the effects come back after
-        sampling, so the posterior is the full model's.
+        For sampling: integrate out what can be drawn back exactly afterwards, so the
+        posterior is the full model's. A parent grouping out of its children's prior
+        (:func:`embedcausal.grouped.integrated_parent`; ``model.parents``), and, for a Gaussian
+        mediator's part on its own, one grouping's effects out of its likelihood
+        (:func:`embedcausal.marginal.marginal_grouping`; the mediator is then data and
+        ``model.marginal`` holds ``(grouping plan, residual)``).
 
     Returns
     -------
@@ -374,9 +309,8 @@ def build_model(
             mg = None
             if marginal and parts == ("mediator",):
                 mg = marginal_grouping(design, mplan)
-            eta_m = _linear(
-                design, mplan, nodes, latent("conf_on_mediator"), skip=mg.name if mg else None
-            )
+            skip = mg.name if mg else None
+            eta_m = _linear(design, mplan, nodes, latent("conf_on_mediator"), skip, marginal)
             eta_m.name = "m_eta"
             if mg is None:
                 nodes[d.mediator] = mediator_likelihood(design, eta_m)
@@ -386,7 +320,7 @@ def build_model(
             yplan = plan_part(design, "outcome", hold=hold)
             for node in {q.node for q in yplan.predictors}:
                 nodes[f"{node}__transformed"] = transformed(node)
-            eta_y = _linear(design, yplan, nodes, latent("conf_on_outcome"))
+            eta_y = _linear(design, yplan, nodes, latent("conf_on_outcome"), nest=marginal)
             eta_y.name = "y_eta"
             y = pm.Data(f"{e.outcome}__observed", d.y, dims="obs")
             if rho:

@@ -252,12 +252,12 @@ def test_a_single_centred_level_keeps_its_own_effect(zero_sum):
     # pinned that level's deviation at exactly 0 (a constant parameter, R-hat NaN in a coverage
     # fit), and its level rotation divided 0 by 0; one level needs neither
     from embedcausal.geometry import GroupPlan
-    from embedcausal.models import _group_effects
+    from embedcausal.grouped import group_effects
 
     levels = np.array(["a", "b", "c"])
     plan = GroupPlan("g", None, (True, False, False), (5.0, 0.1, 0.1), (), False, zero_sum)
     with pm.Model(coords={"g": levels}) as model:
-        _, dev = _group_effects("y", plan, pt.as_tensor(0.0), pt.as_tensor(1.0), levels)
+        _, dev = group_effects("y", plan, pt.as_tensor(0.0), pt.as_tensor(1.0), levels)
         pm.Deterministic("dev", dev)
     assert np.isfinite(model.compile_logp()(model.initial_point()))
     draws = pm.draw(model["dev"], draws=200, random_seed=1)

@@ -188,6 +188,7 @@ def test_a_fit_refreshes_its_effects_consistently_and_they_mix_better(panel, mon
     post = run.idata["posterior"].to_dataset()
     np.testing.assert_array_equal(post["y_country"], again.idata["posterior"]["y_country"])
     # every deviation is what the full model's graph makes of the refreshed free variables
+    # (the sampled models integrate the regions out; they are drawn back first)
     for part in ("outcome", "mediator"):
         p = {"outcome": "y", "mediator": "m"}[part]
         model = build_model(panel, parts=(part,))
