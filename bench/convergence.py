@@ -3,6 +3,7 @@
     python bench/convergence.py                       # every models/*.toml + simulated panels
     python bench/convergence.py --only models         # just the shipped model files
     python bench/convergence.py --only simulated --draws 500
+    python bench/convergence.py --only simulated --seeds 3   # three sampler seeds per panel
 
 Each model file is fitted with ``embedcausal fit MODEL --json`` at the file's own
 ``[sampler]`` settings, in a fresh process, one after another; the table gives the checks the
@@ -29,7 +30,7 @@ from _common import REPO, format_machine, format_table, machine_info, run_worker
 MECHANISMS = ("personal", "institutional", "side_payment")
 
 
-def simulated_model(csv: Path, mediator: str, draws: int, tune: int) -> str:
+def simulated_model(csv: Path, mediator: str, draws: int, tune: int, seed: int = 20201) -> str:
     """The model file of a simulated panel in the held-out shape."""
     edges = [
         "inst_ties -> participation",
@@ -64,7 +65,7 @@ within_between = ["inst_ties", "{mediator}"]
 draws = {draws}
 tune = {tune}
 chains = 4
-seed = 20201
+seed = {seed}
 """
 
 
@@ -114,6 +115,12 @@ def main() -> None:
     ap.add_argument("--only", choices=["models", "simulated"])
     ap.add_argument("--draws", type=int, default=500)
     ap.add_argument("--tune", type=int, default=1000)
+    ap.add_argument(
+        "--seeds",
+        type=int,
+        default=1,
+        help="sampler seeds per simulated panel (20201, 20202, ...; default 1)",
+    )
     args = ap.parse_args()
     print(format_machine(machine_info()))
     rows = []
@@ -126,13 +133,19 @@ def main() -> None:
         if args.only in (None, "simulated"):
             from embedcausal.simulation import simulate
 
-            for mech in MECHANISMS:
+            for seed, mech in [(s, m) for s in range(args.seeds) for m in MECHANISMS]:
                 sim = simulate(mech, seed=20201, n_countries=150, n_missions=60)
                 csv = tmp / f"{mech}.csv"
                 sim.save(csv)
                 model = tmp / f"{mech}.toml"
-                model.write_text(simulated_model(csv, sim.truth["mediator"], args.draws, args.tune))
-                row = fit_row(f"simulated 9k: {mech}", model, tmp / f"sim-{mech}", tmp / "l")
+                text = simulated_model(
+                    csv, sim.truth["mediator"], args.draws, args.tune, 20201 + seed
+                )
+                model.write_text(text)
+                name = f"simulated 9k: {mech}" + (
+                    f" (seed {20201 + seed})" if args.seeds > 1 else ""
+                )
+                row = fit_row(name, model, tmp / f"sim-{mech}-{seed}", tmp / "l")
                 if "effects" in row:
                     cover = [
                         e
