@@ -15,6 +15,8 @@ Speed (measured in ``docs/performance.md``):
 * **a Gaussian mediator samples with one grouping integrated out** (:mod:`embedcausal.marginal`):
   its effects are drawn back exactly from their conditional after sampling (phase
   ``draw_back``), so the posterior is the full model's;
+* **a parent grouping is integrated out of its children's prior** when they are centred
+  throughout (:mod:`embedcausal.grouped`), and drawn back exactly after sampling;
 * **varying intercepts are redrawn from their conditional after sampling**
   (:mod:`embedcausal.refresh`, phase ``refresh``): a Gibbs step that leaves the posterior as
   it is and makes each effect's draws nearly independent of NUTS's given the rest;
@@ -70,7 +72,11 @@ def progress_default() -> bool:
 
 
 def part_models(design: Design, *, confounder: bool = False) -> list[tuple[str, Any]]:
-    """The models sampled for a design: one per set of parts that share parameters."""
+    """The models sampled for a design: one per set of parts that share parameters.
+
+    Built with ``marginal=True``: what can be drawn back exactly afterwards is integrated out
+    (:func:`_finish` draws it back), so the posterior is the full model's.
+    """
     if confounder or not design.data.mediator:
         return [("joint", build_model(design, confounder=confounder, marginal=True))]
     return [

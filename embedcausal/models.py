@@ -163,7 +163,7 @@ def _linear(
             mu = mu + pt.dot(means, bg)
             code = nodes[f"{g.name}__code"]
             terms.append(([cols[n] - means[code, i] for i, n in enumerate(g.predictors)], bg))
-        if g.parent is not None and g.parent in effects:
+        if g.parent is not None and (pair is None or g.parent != pair[0].name):
             mu = mu + effects[g.parent][nodes[f"{g.name}__parent"]]
         here = latent[1] if latent is not None and latent[0] == g.name else None
         if pair is not None and g.name == pair[1].name:
