@@ -21,6 +21,10 @@ more. Each step leaves the conditional invariant, so the draws keep the posterio
 step after NUTS, as :mod:`embedcausal.marginal` draws its integrated effects back), and the
 refreshed effects are nearly independent of the NUTS draw given the rest.
 
+A Gaussian part's row coefficients under a Normal prior have a Gaussian conditional too:
+before the effects, each draw's are drawn from it exactly (:func:`conjugate_coefficients`),
+and the deterministics that hold them (``{p}_beta``, ``{p}_intercept``) moved with them.
+
 Refreshed: the levels whose prior is independent across levels — all of a centred grouping
 without a sum-to-zero constraint, and the non-centred levels of a partly centred one. Left as
 NUTS drew them: a sum-to-zero set (its levels are not independent), a grouping integrated out
@@ -111,7 +115,7 @@ def _shift(eta, base, dev, code):  # pragma: no cover
 
 @dataclass(frozen=True)
 class Target:
-    """What a part's refresh works on: its rows, likelihood and refreshable groupings."""
+    """What a part's refresh works on: its rows, likelihood, groupings and coefficients."""
 
     prefix: str
     family: str
@@ -119,6 +123,8 @@ class Target:
     param: str | None
     groups: tuple[tuple[GroupPlan, np.ndarray], ...]
     integrated: str | None
+    #: a Gaussian part's row coefficients (free variable) under a Normal prior: (name, μ₀, s₀)
+    coef: tuple[str, float, float] | None = None
 
 
 def refreshable(g: GroupPlan) -> np.ndarray:
@@ -168,9 +174,46 @@ def target(design: Design, model, part: str) -> Target | None:
         for name in plan.leaves
         if name != integrated and refreshable(by_name[name]).any()
     )
-    if not groups:
+    coef = None
+    prior = design.spec.priors["beta"]
+    if family == "gaussian" and plan.row and prior.dist == "Normal":
+        name = f"{prefix}_beta_row" if len(plan.row) != len(plan.predictors) else f"{prefix}_beta"
+        coef = (name, float(prior.params["mu"]), float(prior.params["sigma"]))
+    if not groups and coef is None:
         return None
-    return Target(prefix, family, y, param, groups, integrated)
+    return Target(prefix, family, y, param, groups, integrated, coef)
+
+
+def _design_matrix(fn, names: list[str], flat: dict, coef: str) -> np.ndarray:
+    """The rows' columns of the coefficients ``coef``: the predictor is linear in them."""
+    one = {k: flat[k][:1].copy() for k in names}
+    (base,) = fn(*(one[k] for k in names))
+    cols = []
+    for j in range(one[coef].shape[1]):
+        moved = dict(one)
+        moved[coef] = one[coef].copy()
+        moved[coef][0, j] += 1.0
+        (eta,) = fn(*(moved[k] for k in names))
+        cols.append(np.asarray(eta)[0] - np.asarray(base)[0])
+    return np.column_stack(cols)
+
+
+def conjugate_coefficients(eta, b, X, y, sd, mu0, s0, rng) -> np.ndarray:
+    """Each draw's row coefficients drawn from their exact conditional (Gaussian rows).
+
+    ``eta`` (draws × rows) holds ``X @ b``; ``sd`` is each draw's residual SD; the prior is
+    ``Normal(mu0, s0)`` on each coefficient. Precision ``X'X/σ² + I/s0²``, mean its inverse
+    times ``X'r/σ² + mu0/s0²`` with ``r = y - eta + X b``.
+    """
+    k = X.shape[1]
+    r = y[None, :] - eta + b @ X.T
+    prec = (X.T @ X)[None] / sd[:, None, None] ** 2 + np.eye(k)[None] / s0**2
+    rhs = (r @ X) / sd[:, None] ** 2 + mu0 / s0**2
+    chol = np.linalg.cholesky(prec)
+    mean = np.linalg.solve(prec, rhs[..., None])[..., 0]
+    # prec = L L': a draw mean + L'^{-1} ξ has covariance prec^{-1}
+    noise = np.linalg.solve(np.swapaxes(chol, -1, -2), rng.standard_normal((len(b), k, 1)))
+    return mean + noise[..., 0]
 
 
 def _newton(dev, sums, prior_var):
@@ -267,6 +310,9 @@ def refresh_effects(
         )
         extra = (np.asarray(extra[0]), flat_draws(post, [extra[1]])[extra[1]])
     accepted = {g.name: [] for g, _ in tg.groups}
+    if tg.coef is not None:
+        X = _design_matrix(fn, names, flat, tg.coef[0])
+        coefs = np.array(flat[tg.coef[0]], dtype=float)
     step = max(1, CHUNK_VALUES // max(d.n_obs, 1))
     with single_threaded_blas():
         for start in range(0, total, step):
@@ -276,6 +322,11 @@ def refresh_effects(
             if extra is not None:
                 eta += extra[1][sl][:, extra[0]]
             for _ in range(sweeps):
+                if tg.coef is not None:  # exact: Gaussian rows, Normal prior
+                    b = coefs[sl]
+                    b_new = conjugate_coefficients(eta, b, X, tg.y, param[sl], *tg.coef[1:], rng)
+                    eta += (b_new - b) @ X.T
+                    coefs[sl] = b_new
                 for g, mask in tg.groups:
                     code = codes[g.name]
                     dev = new[g.name][sl]
@@ -308,6 +359,21 @@ def refresh_effects(
             else:
                 vals = dev[:, pos] / sig[g.name][:, None]
             updated[name] = var.copy(data=vals.reshape(*shape, -1))
+    if tg.coef is not None:
+        name = tg.coef[0]
+        delta = coefs - np.asarray(flat[name])
+        updated[name] = post[name].copy(data=coefs.reshape(*shape, -1))
+        # the deterministics that hold them: {p}_beta (in term order), {p}_intercept
+        terms = list(post[f"{p}_term"].values)
+        pos = np.array([terms.index(t) for t in post[name][post[name].dims[2]].values])
+        center = np.asarray(model[f"{p}_center"].get_value())[pos]
+        scale = np.asarray(model[f"{p}_scale"].get_value())[pos]
+        shift = (delta * center / scale).sum(axis=1).reshape(shape)
+        updated[f"{p}_intercept"] = post[f"{p}_intercept"] - shift
+        if name != f"{p}_beta":
+            beta = np.asarray(post[f"{p}_beta"].values).reshape(total, -1).copy()
+            beta[:, pos] += delta
+            updated[f"{p}_beta"] = post[f"{p}_beta"].copy(data=beta.reshape(*shape, -1))
     out = trace.copy()
     out["posterior"] = xr.DataTree(post.assign(updated))
     return out, {f"{p}_{k}": float(np.mean(v)) for k, v in accepted.items()}

@@ -15,7 +15,14 @@ from embedcausal import fitting
 from embedcausal.geometry import GroupPlan
 from embedcausal.mixing import rhat_ess
 from embedcausal.models import build_model, vectorized_function
-from embedcausal.refresh import FAMILIES, _level_sums, mh_step, refreshable, target
+from embedcausal.refresh import (
+    FAMILIES,
+    _level_sums,
+    conjugate_coefficients,
+    mh_step,
+    refreshable,
+    target,
+)
 from embedcausal.simulation import simulate
 
 PARAM = {"logit": 1.0, "gaussian": 0.7, "poisson": 1.0, "negbinomial": 2.5}
@@ -136,6 +143,25 @@ def test_gaussian_rows_are_drawn_exactly_from_any_start():
     assert stats.kstest(out[:, 0], stats.norm(mean, prec**-0.5).cdf).pvalue > 0.01
 
 
+def test_gaussian_coefficients_are_drawn_from_their_exact_conditional():
+    # y = c + X b + e, prior Normal(mu0, s0): draws against the closed-form mean and covariance,
+    # whatever the coefficients the draws start from (they cancel out of the residual)
+    rng = np.random.default_rng(6)
+    n, k, sd, mu0, s0 = 30, 3, 0.7, 1.0, 0.5
+    X = rng.normal(size=(n, k))
+    c = rng.normal(size=n)  # the rest of the predictor
+    y = c + X @ np.array([0.5, -1.0, 0.0]) + sd * rng.normal(size=n)
+    draws = 40_000
+    b = rng.normal(3.0, 2.0, (draws, k))  # arbitrary starts
+    eta = c[None, :] + b @ X.T
+    out = conjugate_coefficients(eta, b, X, y, np.full(draws, sd), mu0, s0, rng)
+    prec = X.T @ X / sd**2 + np.eye(k) / s0**2
+    cov = np.linalg.inv(prec)
+    mean = cov @ (X.T @ (y - c) / sd**2 + mu0 / s0**2)
+    assert np.all(np.abs(out.mean(axis=0) - mean) < 4 * np.sqrt(np.diag(cov) / draws))
+    np.testing.assert_allclose(np.cov(out, rowvar=False), cov, atol=0.03 * np.abs(cov).max())
+
+
 def _group(centered, zero_sum):
     n = len(centered)
     return GroupPlan("g", None, tuple(centered), (1.0,) * n, (), False, zero_sum)
@@ -189,13 +215,16 @@ def test_a_fit_refreshes_its_effects_consistently_and_they_mix_better(panel, mon
     np.testing.assert_array_equal(post["y_country"], again.idata["posterior"]["y_country"])
     # every deviation is what the full model's graph makes of the refreshed free variables
     # (the sampled models integrate the regions out; they are drawn back first)
+    # (and the Gaussian mediator's coefficients, redrawn too, agree with its intercept)
     for part in ("outcome", "mediator"):
         p = {"outcome": "y", "mediator": "m"}[part]
         model = build_model(panel, parts=(part,))
-        names, fn = vectorized_function(model, [model[f"{p}_country"]])
+        outputs = [f"{p}_country", f"{p}_intercept", f"{p}_beta"]
+        names, fn = vectorized_function(model, [model[n] for n in outputs])
         flat = {k: post[k].values.reshape(-1, *post[k].shape[2:]) for k in names}
-        (dev,) = fn(*(flat[k] for k in names))
-        np.testing.assert_allclose(dev, post[f"{p}_country"].values.reshape(dev.shape), atol=1e-9)
+        for name, got in zip(outputs, fn(*(flat[k] for k in names)), strict=True):
+            want = post[name].values.reshape(got.shape)
+            np.testing.assert_allclose(got, want, atol=1e-9, err_msg=name)
     # the same NUTS draws without the refresh: hyperparameters identical, effects the same
     # within Monte Carlo error, their spread's ESS (behind R-hat of scale) clearly higher
     monkeypatch.setattr(fitting, "refresh_effects", lambda trace, *a, **k: (trace, {}))
@@ -204,5 +233,6 @@ def test_a_fit_refreshes_its_effects_consistently_and_they_mix_better(panel, mon
     x, r = post["y_country"].values, raw["y_country"].values
     se = np.sqrt((x.var(axis=(0, 1)) + r.var(axis=(0, 1))) / 200)  # ESS taken as 1/4 of draws
     assert np.all(np.abs(x.mean(axis=(0, 1)) - r.mean(axis=(0, 1))) < 4.5 * se)
-    for name in ("y_country", "y_mission", "m_country"):
+    for name in ("y_country", "y_mission", "m_country", "m_beta_row"):
         assert _folded_ess(post, name) > 1.4 * _folded_ess(raw, name), name
+    np.testing.assert_array_equal(post["y_beta_row"], raw["y_beta_row"])  # Bernoulli: NUTS's
