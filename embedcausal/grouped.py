@@ -45,7 +45,7 @@ from pymc.distributions.transforms import ZeroSumTransform
 
 from embedcausal.batched import flat_draws
 from embedcausal.geometry import GroupPlan, LevelRotation, PartPlan, _first_rows
-from embedcausal.marginal import _prior_logp, conditional_effects, marginal_logp, refresh_scale
+from embedcausal.marginal import marginal_logp, redraw_grouping
 
 if TYPE_CHECKING:
     from embedcausal.plan import Design
@@ -219,24 +219,17 @@ def draw_back_parents(
         code = parent_codes(design, child.name, parent.name)
         n_parent = len(design.data.coords[parent.name])
         counts = np.bincount(code, minlength=n_parent).astype(float)
-        dev_name, scale = f"{p}_{child.name}", f"{p}_sigma_{parent.name}"
+        dev_name = f"{p}_{child.name}"
         dev = flat_draws(post, [dev_name])[dev_name]
         S = np.stack([np.bincount(code, row, minlength=n_parent) for row in dev])
         sigma = np.asarray(post[f"{p}_sigma_{child.name}"].values).reshape(total)
-        tau = np.asarray(post[scale].values).reshape(total)
+        labels = design.data.coords[parent.name]
         zs = parent_zero_sum(parent)
-        tau = refresh_scale(S, counts, sigma, tau, _prior_logp(model, scale), rng, zero_sum=zs)
-        r = conditional_effects(S, counts, sigma, tau, rng, zero_sum=zs)
-        free = f"{p}_z_{parent.name}" if not any(parent.centered) else f"{p}_a_{parent.name}"
-        shape = (nchain, ndraw)
-        coords = {"chain": post["chain"].values, "draw": post["draw"].values}
-        level = {**coords, parent.name: design.data.coords[parent.name]}
-        dims = ("chain", "draw", parent.name)
-        added[scale] = xr.DataArray(tau.reshape(shape), dims=dims[:2], coords=coords)
-        added[f"{p}_{parent.name}"] = xr.DataArray(r.reshape(*shape, -1), dims=dims, coords=level)
-        values = r / tau[:, None] if free.startswith(f"{p}_z_") else r
-        added[free] = xr.DataArray(values.reshape(*shape, -1), dims=dims, coords=level)
-        added[dev_name] = post[dev_name].copy(data=(dev - r[:, code]).reshape(*shape, -1))
+        here, r = redraw_grouping(
+            post, model, p, parent, S, counts, sigma, labels, rng, zero_sum=zs
+        )
+        added.update(here)
+        added[dev_name] = post[dev_name].copy(data=(dev - r[:, code]).reshape(nchain, ndraw, -1))
     if not added:
         return trace
     out = trace.copy()

@@ -257,6 +257,45 @@ def conditional_effects(
     return u
 
 
+def redraw_grouping(
+    post: xr.Dataset,
+    model,
+    prefix: str,
+    g: GroupPlan,
+    S: np.ndarray,
+    counts: np.ndarray,
+    sigma: np.ndarray,
+    labels,
+    rng: np.random.Generator,
+    *,
+    zero_sum: bool,
+) -> tuple[dict[str, xr.DataArray], np.ndarray]:
+    """An integrated grouping back in a trace: its scale redrawn, then its effects drawn.
+
+    ``S`` (draws × levels) holds each draw's residual sums per level, ``counts`` the rows per
+    level and ``sigma`` the residuals' SD per draw. Returns the posterior variables to add, as
+    the full model names them (the scale ``{prefix}_sigma_{g}``; the free variable,
+    ``{prefix}_z_{g} = u / τ`` non-centred or ``{prefix}_a_{g} = u`` centred; the deviations
+    ``{prefix}_{g} = u``), and the effects ``u`` (draws × levels).
+    """
+    nchain, ndraw = post.sizes["chain"], post.sizes["draw"]
+    scale = f"{prefix}_sigma_{g.name}"
+    tau = np.asarray(post[scale].values).reshape(nchain * ndraw)
+    tau = refresh_scale(S, counts, sigma, tau, _prior_logp(model, scale), rng, zero_sum=zero_sum)
+    u = conditional_effects(S, counts, sigma, tau, rng, zero_sum=zero_sum)
+    free = f"{prefix}_z_{g.name}" if not any(g.centered) else f"{prefix}_a_{g.name}"
+    coords = {"chain": post["chain"].values, "draw": post["draw"].values}
+    level = {**coords, g.name: labels}
+    dims = ("chain", "draw", g.name)
+    values = u / tau[:, None] if free.startswith(f"{prefix}_z_") else u
+    added = {
+        scale: xr.DataArray(tau.reshape(nchain, ndraw), dims=dims[:2], coords=coords),
+        free: xr.DataArray(values.reshape(nchain, ndraw, -1), dims=dims, coords=level),
+        f"{prefix}_{g.name}": xr.DataArray(u.reshape(nchain, ndraw, -1), dims=dims, coords=level),
+    }
+    return added, u
+
+
 def draw_back(
     trace: xr.DataTree, model, design: Design, g: GroupPlan, rng: np.random.Generator
 ) -> xr.DataTree:
@@ -286,24 +325,9 @@ def draw_back(
         (r,) = fn(*(flat[k][start : start + step] for k in names))
         S[start : start + step] = (indicator @ np.asarray(r).T).T
     sigma = np.asarray(post["m_sigma"].values).reshape(total)
-    scale = f"m_sigma_{g.name}"
-    tau = np.asarray(post[scale].values).reshape(total)
-    tau = refresh_scale(S, counts, sigma, tau, _prior_logp(model, scale), rng, zero_sum=zero_sum(g))
-    u = conditional_effects(S, counts, sigma, tau, rng, zero_sum=zero_sum(g))
-    u = u.reshape(nchain, ndraw, levels)
-    dims = ("chain", "draw", g.name)
-    coords = {"chain": post["chain"].values, "draw": post["draw"].values, g.name: d.coords[g.name]}
-    free = f"m_z_{g.name}" if not any(g.centered) else f"m_a_{g.name}"
-    tau3 = tau.reshape(nchain, ndraw, 1)
-    added = {
-        scale: xr.DataArray(
-            tau.reshape(nchain, ndraw),
-            dims=("chain", "draw"),
-            coords={k: coords[k] for k in dims[:2]},
-        ),
-        free: xr.DataArray(u / tau3 if free.startswith("m_z_") else u, dims=dims, coords=coords),
-        f"m_{g.name}": xr.DataArray(u, dims=dims, coords=coords),
-    }
+    added, _ = redraw_grouping(
+        post, model, "m", g, S, counts, sigma, d.coords[g.name], rng, zero_sum=zero_sum(g)
+    )
     out = trace.copy()
     out["posterior"] = xr.DataTree(post.assign(added))
     return out
