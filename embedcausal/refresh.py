@@ -290,25 +290,19 @@ def refresh_effects(
     names, fn = cached
     flat = flat_draws(post, names)
     total = post.sizes["chain"] * post.sizes["draw"]
+
+    def draws(name: str) -> np.ndarray:
+        return flat_draws(post, [name])[name]
+
     codes = {g.name: np.asarray(d.group_codes[g.name], dtype=np.int64) for g, _ in tg.groups}
-    devs = {g.name: flat_draws(post, [f"{p}_{g.name}"])[f"{p}_{g.name}"] for g, _ in tg.groups}
+    devs = {g.name: draws(f"{p}_{g.name}") for g, _ in tg.groups}
     new = {k: v.copy() for k, v in devs.items()}
-    sig = {
-        g.name: flat_draws(post, [f"{p}_sigma_{g.name}"])[f"{p}_sigma_{g.name}"]
-        for g, _ in tg.groups
-    }
-    param = (
-        np.asarray(flat_draws(post, [tg.param])[tg.param], dtype=float)
-        if tg.param
-        else np.ones(total)
-    )
+    sig = {g.name: draws(f"{p}_sigma_{g.name}") for g, _ in tg.groups}
+    param = np.asarray(draws(tg.param), dtype=float) if tg.param else np.ones(total)
     extra = None
     if tg.integrated is not None:  # its drawn-back effects are not in the sampled predictor
-        extra = (
-            codes.setdefault(tg.integrated, d.group_codes[tg.integrated]),
-            f"{p}_{tg.integrated}",
-        )
-        extra = (np.asarray(extra[0]), flat_draws(post, [extra[1]])[extra[1]])
+        code = np.asarray(d.group_codes[tg.integrated])
+        extra = (code, draws(f"{p}_{tg.integrated}"))
     accepted = {g.name: [] for g, _ in tg.groups}
     if tg.coef is not None:
         X = _design_matrix(fn, names, flat, tg.coef[0])
