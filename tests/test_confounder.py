@@ -114,6 +114,36 @@ def test_change_of_variables_is_exact(tiny):
         np.testing.assert_allclose(got, want, rtol=1e-9)
 
 
+def test_without_a_path_to_the_outcome_on_treatment_moves_only_its_regression(tiny):
+    # the sweep fits the points with on_outcome = on_mediator = 0 once (shared_points); exact
+    # only if there the density depends on on_treatment through the treatment's regression
+    _, model = tiny
+    logp = model.compile_logp()
+
+    def change(point, strength):  # log density at on_treatment 1.5 minus at 0
+        values = []
+        for gt in (0.0, 1.5):
+            with model:
+                pm.set_data(
+                    {
+                        "conf_on_treatment": gt,
+                        "conf_on_outcome": strength,
+                        "conf_on_mediator": strength,
+                    }
+                )
+            values.append(float(logp(point)))
+        return values[1] - values[0]
+
+    try:
+        base, moved = _point(model, 5), _point(model, 6)
+        other = {k: v if k.startswith("t_") else moved[k] for k, v in base.items()}
+        assert change(other, 0.0) == pytest.approx(change(base, 0.0), abs=1e-8)
+        assert abs(change(other, 0.5) - change(base, 0.5)) > 1e-3  # a path: it does not hold
+    finally:
+        with model:
+            pm.set_data(STRENGTHS)
+
+
 def test_u_is_drawn_from_its_exact_conditional(tiny):
     d, _ = tiny
     Q, R = confounder_spaces(d, "country")

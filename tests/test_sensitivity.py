@@ -15,7 +15,7 @@ import pytest
 from _specs import sim_spec
 
 from embedcausal.errors import EmbedcausalError
-from embedcausal.sensitivity.confounding import confounding_sweep, grid_points
+from embedcausal.sensitivity.confounding import confounding_sweep, grid_points, shared_points
 from embedcausal.simulation import simulate
 
 REPO = Path(__file__).resolve().parents[1]
@@ -53,6 +53,12 @@ def test_grid_keys_are_unique_and_safe():
     assert len({p.key for p in close}) == 2
 
 
+def test_points_without_a_path_to_the_outcome_share_the_first_fit():
+    pts = grid_points([0, 0.5, 1], [0, 0.3], [0, 1])
+    assert shared_points(pts) == {"t0.5_m0_y0": "t0_m0_y0", "t1_m0_y0": "t0_m0_y0"}
+    assert shared_points(grid_points([0.5], [0], [0, 1])) == {}
+
+
 def test_naive_effect_explained_by_true_confounder(disposition, tmp_path):
     path, sim = disposition
     gt, gy = true_strength(sim)
@@ -75,7 +81,11 @@ def test_naive_effect_explained_by_true_confounder(disposition, tmp_path):
     assert set(res.benchmarks["benchmark"]) == {"threat", "alliance"}
     for f in ("confounder.csv", "confounder_benchmarks.csv", "confounder_contour.png"):
         assert (tmp_path / "sweep" / f).stat().st_size > 0
-    assert len(res.computed) == 4 and res.skipped == []
+    # (0, 0) and (γ_T, 0): no path from U to the outcome, one fit
+    assert len(res.computed) == 3 and res.skipped == []
+    assert res.shared == {f"t{round(gt, 2):g}_m0_y0": "t0_m0_y0"}
+    rows = t.xs(0.0, level="on_outcome")
+    assert rows["mean"].nunique() == 1 and rows["hdi_low"].nunique() == 1
 
 
 def test_benchmark_must_be_adjusted_for(disposition, tmp_path):
@@ -163,7 +173,7 @@ def test_killed_sweep_resumes_with_same_table(disposition, tmp_path):
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     done_before = {p.stem for p in points.glob("*.nc")}
-    assert 2 <= len(done_before) < 6
+    assert 2 <= len(done_before) < 4  # 6 points, 4 fits: on_outcome = 0 is fitted once
 
     again = run_cli("sensitivity", str(model), "--out", str(out))
     assert again.returncode == 2 and "--resume" in again.stderr
@@ -172,7 +182,7 @@ def test_killed_sweep_resumes_with_same_table(disposition, tmp_path):
     assert resumed.returncode == 0, resumed.stderr
     body = json.loads(resumed.stdout)["confounder"]
     assert set(body["skipped"]) == done_before
-    assert len(body["computed"]) == 6 - len(done_before)
+    assert len(body["computed"]) == 4 - len(done_before)
     got = {(r["on_treatment"], r["on_outcome"], r["effect"]): r["mean"] for r in body["table"]}
     want = {(r["on_treatment"], r["on_outcome"], r["effect"]): r["mean"] for r in expected}
     assert got.keys() == want.keys()

@@ -65,7 +65,9 @@ def sweep_section(name: str, d: Path) -> Section:
         c = Section("Latent confounder grid", anchor_of(f"{name}-confounder"))
         c.paragraphs.append(
             "A latent confounder U (a disposition to cooperate) of fixed strength on the "
-            "treatment and on the outcome is added and the model refitted at each grid point. "
+            "treatment and on the outcome is added and the model refitted at each grid point "
+            "(the points where U does not reach the outcome share one fit: there the effects do "
+            "not depend on its strength on the treatment). "
             "The tipping line marks where the effect's interval starts to include 0; observed "
             "covariates at 1, 2 and 3 times their strength show how strong U would have to be."
         )

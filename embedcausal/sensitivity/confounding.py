@@ -15,10 +15,12 @@ The strengths are ``pm.Data`` containers: the model is compiled once per worker 
 sweep's :class:`~embedcausal.Design` is built once in the calling process and sent to each
 worker once: workers never run DoWhy or read the data file.
 
-**Benchmarks.** The strength of an observed covariate X is measured on the same axes: its
-coefficient (per SD of X) in a regression of the standardised treatment on the adjustment set
-(γ_T axis) and in a logistic regression of the outcome on treatment and adjustment set
-(γ_Y axis). ``k ×`` those points are drawn on the contour plot, so one can say "a confounder
+**Points without a path from U to the outcome** (``on_outcome = on_mediator = 0``) have the
+same effects whatever ``on_treatment``: they share one fit (:func:`shared_points`), so a 4 × 4
+grid samples 13 posteriors, not 16.
+
+**Benchmarks** (:mod:`embedcausal.sensitivity.benchmarks`): the strengths of observed
+covariates on the same axes, drawn ``k ×`` on the contour plot, so one can say "a confounder
 k times as strong as alliance membership would be needed".
 """
 
@@ -27,11 +29,10 @@ from __future__ import annotations
 import itertools
 import json
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import pandas as pd
 import xarray as xr
 
@@ -40,6 +41,7 @@ from embedcausal.errors import EmbedcausalError
 from embedcausal.files import atomic_write
 from embedcausal.parallel import GridPoint, point_key, run_grid, worker_cache
 from embedcausal.plan import Design, design
+from embedcausal.sensitivity.benchmarks import benchmarks
 from embedcausal.spec import ModelSpec
 
 AXES = ("on_treatment", "on_mediator", "on_outcome")
@@ -64,6 +66,18 @@ def grid_points(
             )
         )
     return points
+
+
+def shared_points(points: Sequence[GridPoint]) -> dict[str, str]:
+    """Points whose effects are another point's: ``{key: key of the point fitted}``.
+
+    With ``on_outcome = on_mediator = 0``, U reaches neither the outcome nor the mediator: the
+    posterior factorises into the treatment's regression and the model of the effects, so
+    every effect's posterior is the same, exactly, whatever ``on_treatment``. Those points
+    share the first one's fit (``tests/test_sensitivity.py`` checks the log density).
+    """
+    null = [p.key for p in points if not (p.params["on_outcome"] or p.params["on_mediator"])]
+    return {key: null[0] for key in null[1:]}
 
 
 def _compiled(d: Design):
@@ -110,47 +124,6 @@ def fingerprint(d: Design) -> str:
     return hashlib.sha256(body.encode()).hexdigest()
 
 
-def benchmarks(d: Design, names: Sequence[str]) -> pd.DataFrame:
-    """Strength of observed covariates on the (on_treatment, on_outcome) axes, per SD.
-
-    Raises
-    ------
-    EmbedcausalError
-        If a benchmark is not in the adjustment set (its strength would not be comparable).
-    """
-    import statsmodels.api as sm
-
-    spec, prepared = d.spec, d.data
-    e = spec.estimand
-    cov = [p for p in prepared.y_predictors if p.node not in (e.treatment, e.mediator)]
-    cov_names = [p.node for p in cov]
-    for n in names:
-        if n not in cov_names:
-            raise EmbedcausalError(
-                f"{spec.source}: sensitivity.confounder.benchmark {n!r} is not in the adjustment "
-                f"set {cov_names}; expected an observed confounder the model adjusts for"
-            )
-    idx = [j for j, p in enumerate(prepared.y_predictors) if p.node in cov_names]
-    Xc = prepared.X_y[:, idx].copy()
-    # per-SD scaling for every covariate (binary ones are left 0/1 in the design)
-    Xc = (Xc - Xc.mean(axis=0)) / np.where(Xc.std(axis=0) > 0, Xc.std(axis=0), 1.0)
-    t = prepared.values[e.treatment]
-    tz = (t - t.mean()) / t.std()
-    ols = sm.OLS(tz, sm.add_constant(Xc)).fit()
-    logit = sm.Logit(prepared.y, sm.add_constant(np.column_stack([tz, Xc]))).fit(disp=0)
-    rows = []
-    for n in names:
-        j = [p.node for p in (prepared.y_predictors[i] for i in idx)].index(n)
-        rows.append(
-            {
-                "benchmark": n,
-                "on_treatment": abs(float(ols.params[1 + j])),
-                "on_outcome": abs(float(logit.params[2 + j])),
-            }
-        )
-    return pd.DataFrame(rows, columns=["benchmark", "on_treatment", "on_outcome"])
-
-
 @dataclass(frozen=True)
 class ConfoundingResult:
     """The grid's effects: one row per grid point × effect.
@@ -164,6 +137,9 @@ class ConfoundingResult:
         ``benchmark, on_treatment, on_outcome`` (per SD of the covariate).
     computed, skipped : list of str
         Grid keys fitted in this call and resumed from disk.
+    shared : dict
+        Grid keys that reuse another point's fit (``{key: key fitted}``, see
+        :func:`shared_points`); they have no file of their own.
     """
 
     table: pd.DataFrame
@@ -171,6 +147,7 @@ class ConfoundingResult:
     computed: list[str]
     skipped: list[str]
     out_dir: Path
+    shared: dict[str, str] = field(default_factory=dict)
 
     def tipping_point(self, effect: str = "total") -> pd.DataFrame:
         """Per ``on_treatment``, the smallest ``on_outcome`` whose interval includes 0."""
@@ -251,6 +228,7 @@ class ConfoundingResult:
             "tipping_point": self.tipping_point().to_dict(orient="records"),
             "computed": self.computed,
             "skipped": self.skipped,
+            "shared": self.shared,
         }
 
 
@@ -314,9 +292,11 @@ def confounding_sweep(
     names = list(benchmark if benchmark is not None else (conf.benchmark if conf else []))
     bench = benchmarks(d, names)
     out = Path(out_dir)
+    points = grid_points(gt, gm, gy)
+    shared = shared_points(points)
     result = run_grid(
         fit_point,
-        grid_points(gt, gm, gy),
+        [p for p in points if p.key not in shared],
         out / "confounder",
         jobs=jobs,
         scheduler=scheduler,
@@ -326,13 +306,13 @@ def confounding_sweep(
         fingerprint=fingerprint(d),
     )
     rows = []
-    for key in result.keys:
-        ds = result.load(key)
+    for point in points:
+        ds = result.load(shared.get(point.key, point.key))
         table = effects_table(
             ds, hdi_prob=hdi_prob, reliable=bool(ds.attrs.get("diagnostics_ok", 1))
         )
         for a in AXES:
-            table[a] = float(ds.attrs[a])
+            table[a] = point.params[a]
         rows.append(table)
     table = pd.concat(rows, ignore_index=True)
     table = table[table["effect"] != "p_nie_gt_nde"].copy()
@@ -360,6 +340,7 @@ def confounding_sweep(
         computed=list(result.computed),
         skipped=list(result.skipped),
         out_dir=out,
+        shared=shared,
     )
     _write_outputs(res, out)
     return res

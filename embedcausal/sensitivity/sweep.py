@@ -79,7 +79,13 @@ class SensitivityResult:
             c = self.confounder
             lines += [
                 "",
-                f"latent confounder grid ({len(c.computed)} fitted, {len(c.skipped)} resumed):",
+                f"latent confounder grid ({len(c.computed)} fitted, {len(c.skipped)} resumed"
+                + (
+                    f", {len(c.shared)} sharing a fit: no path from U to the outcome"
+                    if c.shared
+                    else ""
+                )
+                + "):",
             ]
             from embedcausal.sensitivity.confounding import GRID_COLUMNS
 
