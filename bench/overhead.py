@@ -5,8 +5,9 @@
 
 Part ``sweep``: ``embedcausal fit models/sensitivity.toml`` against
 ``embedcausal sensitivity models/sensitivity.toml --only confounder`` (its 16-point
-latent-confounder grid, compiled once, strengths swapped as data), each in a fresh process,
-interleaved. Target: the sweep costs at most 4 fits.
+latent-confounder grid, compiled once, strengths swapped as data; 13 posteriors, as the four
+points with ``on_outcome = 0`` share one fit), each in a fresh process, interleaved. Target:
+the sweep costs at most 4 fits.
 
 Part ``gcomp``: the seconds of each phase of ``embedcausal fit --verbose --json`` on the
 canonical 9k panel (``bench/contestants.py``) and on the main analysis
