@@ -55,6 +55,26 @@ def timed(argv: list[str], log: Path) -> tuple[float, float, str]:
     return stats.elapsed_s, stats.peak_gb, text
 
 
+def points_verdict(points: Path) -> str:
+    """How the sweep's fitted points did on their own diagnostics (the point files' attrs)."""
+    import xarray as xr
+
+    attrs = []
+    for path in sorted(points.glob("*.nc")):
+        with xr.open_dataset(path, engine="h5netcdf") as ds:
+            attrs.append(dict(ds.attrs))
+    if not attrs:
+        return "no point files"
+    passed = sum(int(a["diagnostics_ok"]) for a in attrs)
+    return (
+        f"{passed} of {len(attrs)} fitted points pass; over them max R-hat "
+        f"{max(a['max_r_hat'] for a in attrs):.3f}, min bulk ESS "
+        f"{min(a['min_ess_bulk'] for a in attrs):.0f}, min tail ESS "
+        f"{min(a['min_ess_tail'] for a in attrs):.0f}, "
+        f"{sum(int(a['divergences']) for a in attrs)} divergences"
+    )
+
+
 def part_sweep(tmp: Path, repeats: int) -> None:
     model = str(REPO / "models" / "sensitivity.toml")
     fits, sweeps = [], []
@@ -65,6 +85,7 @@ def part_sweep(tmp: Path, repeats: int) -> None:
         w, _, _ = timed([*argv, "--json"], tmp / "s.log")
         sweeps.append(w)
         print(f"  repeat {i + 1}: fit {fits[-1]:.1f} s, 16-point sweep {sweeps[-1]:.1f} s")
+        print("    " + points_verdict(tmp / f"sw{i}" / "confounder" / "points"))
     rows = [
         {"what": "one fit (embedcausal fit)", "wall": median(fits), "ratio": 1.0},
         {

@@ -87,9 +87,17 @@ class Diagnostics:
         return out
 
     def point_attrs(self) -> dict[str, Any]:
-        """The verdict as attributes of a grid point's effect draws (``diagnostics_ok`` 0/1,
-        ``diagnostics_problems``: the problems joined by ``"; "``)."""
-        return {"diagnostics_ok": int(self.ok), "diagnostics_problems": "; ".join(self.problems)}
+        """The verdict as attributes of a grid point's effect draws: ``diagnostics_ok`` 0/1,
+        ``diagnostics_problems`` (the problems joined by ``"; "``), and the numbers behind it
+        (``max_r_hat``, ``min_ess_bulk``, ``min_ess_tail``, ``divergences``)."""
+        return {
+            "diagnostics_ok": int(self.ok),
+            "diagnostics_problems": "; ".join(self.problems),
+            "max_r_hat": float(self.max_r_hat),
+            "min_ess_bulk": float(self.min_ess_bulk),
+            "min_ess_tail": float(self.min_ess_tail),
+            "divergences": int(self.divergences),
+        }
 
     def __getitem__(self, key: str) -> Any:
         return self.to_dict()[key]

@@ -233,7 +233,9 @@ def test_diagnostics_of_a_stuck_chain_flag_it_without_warnings():
     assert not diag.ok and any("R-hat" in p for p in diag.problems)
     # the checks that failed, by name (what a study's table records), and a grid point's verdict
     assert {"r_hat", "ess_bulk"} <= set(diag.failed_checks)
-    assert diag.point_attrs() == {
-        "diagnostics_ok": 0,
-        "diagnostics_problems": "; ".join(diag.problems),
-    }
+    attrs = diag.point_attrs()
+    assert attrs["diagnostics_ok"] == 0 and attrs["diagnostics_problems"] == "; ".join(
+        diag.problems
+    )
+    assert attrs["divergences"] == 0
+    np.testing.assert_equal(attrs["max_r_hat"], diag.max_r_hat)  # NaN: a constant parameter
