@@ -78,6 +78,10 @@ def points_verdict(points: Path) -> str:
 def part_sweep(tmp: Path, repeats: int) -> None:
     model = str(REPO / "models" / "sensitivity.toml")
     fits, sweeps = [], []
+    # numba writes its compiled kernels to __pycache__ at first use: in a fresh checkout the
+    # first run pays that (27.7 s against 22.9-24.7 s after, 2026-12-02); not timed
+    w, _, _ = timed(cli("fit", model, "--out", str(tmp / "warmup"), "--json"), tmp / "f.log")
+    print(f"  warm-up fit (not timed): {w:.1f} s")
     for i in range(repeats):
         w, _, _ = timed(cli("fit", model, "--out", str(tmp / f"fit{i}"), "--json"), tmp / "f.log")
         fits.append(w)
