@@ -157,6 +157,10 @@ def test_killed_sweep_resumes_with_same_table(disposition, tmp_path):
     full = run_cli("sensitivity", str(model), "--out", str(tmp_path / "full"), "--json")
     assert full.returncode == 0, full.stderr
     expected = json.loads(full.stdout)["confounder"]["table"]
+    assert json.loads(full.stdout)["confounder"]["shared"] == {
+        "t0.5_m0_y0": "t0_m0_y0",
+        "t1_m0_y0": "t0_m0_y0",
+    }
 
     out = tmp_path / "killed"
     proc = subprocess.Popen(
@@ -197,7 +201,7 @@ def test_all_analyses_from_a_model_file(disposition, tmp_path):
         .read_text()
         .replace(
             "on_treatment = [0.0, 0.5, 1.0]\non_outcome = [0.0, 1.0]",
-            'on_treatment = [0.0]\non_outcome = [0.0, 1.0]\nbenchmark = ["threat"]',
+            'on_treatment = [0.0, 0.5]\non_outcome = [0.0, 1.0]\nbenchmark = ["threat"]',
         )
         + """
 [sensitivity.ovb]
@@ -236,7 +240,8 @@ simulations = 3
         assert (tmp_path / "out" / f).stat().st_size > 0
     saved = json.loads((tmp_path / "out" / "sensitivity.json").read_text())
     assert saved["model"] == "resume test"
-    assert "latent confounder grid" in res.summary()
+    assert "latent confounder grid (3 fitted, 0 resumed, 1 sharing a fit" in res.summary()
+    assert saved["confounder"]["shared"] == {"t0.5_m0_y0": "t0_m0_y0"}
 
 
 def test_model_without_sensitivity_table_is_refused(tmp_path):

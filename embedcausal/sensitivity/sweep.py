@@ -77,16 +77,11 @@ class SensitivityResult:
         lines = [f"sensitivity analyses of {self.spec_name} -> {self.out_dir}"]
         if self.confounder is not None:
             c = self.confounder
-            lines += [
-                "",
-                f"latent confounder grid ({len(c.computed)} fitted, {len(c.skipped)} resumed"
-                + (
-                    f", {len(c.shared)} sharing a fit: no path from U to the outcome"
-                    if c.shared
-                    else ""
-                )
-                + "):",
-            ]
+            shared = f", {len(c.shared)} sharing a fit: U does not reach the outcome"
+            counts = (
+                f"{len(c.computed)} fitted, {len(c.skipped)} resumed{shared if c.shared else ''}"
+            )
+            lines += ["", f"latent confounder grid ({counts}):"]
             from embedcausal.sensitivity.confounding import GRID_COLUMNS
 
             lines.append(
