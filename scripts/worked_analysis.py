@@ -519,8 +519,10 @@ to explain it away. Its own estimate: total effect {sens_total}.
 ### Latent confounder grid
 
 A latent confounder of standardised strength *on treatment* and *on outcome* is added to the
-model and every grid point is refitted ({sens_grid_n} points; {sens_settings}); benchmarks
-place observed covariates ({sens_benchmarks}) at 1, 2 and 3 × their own strength.
+model and every grid point is refitted ({sens_grid_n} points; {sens_settings}),
+but the points where U does not reach the outcome (*on outcome* 0) share one fit: there
+the effect does not depend on the strength on the treatment. Benchmarks place observed
+covariates ({sens_benchmarks}) at 1, 2 and 3 × their own strength.
 
 ![latent confounder contour]({fig_confounder})
 
