@@ -10,6 +10,7 @@ sentences a user can act on.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -28,6 +29,12 @@ MAX_NAMED = 5
 #: was 1.008-1.024 (``bench/rhat_floor.py``, docs/performance.md)
 RHAT_NOISE = 1.02
 NOISE_SHARE = 0.05
+#: a grouping's scale is named as the funnel behind divergences when at least this many
+#: divergent draws all sit in its lowest FUNNEL_QUANTILE of draws (by chance, for one scale:
+#: 0.1 ** 3 = 1e-3)
+FUNNEL_MIN_DIVERGENT = 3
+FUNNEL_QUANTILE = 0.1
+SCALE = re.compile(r"^(?P<part>[a-z]+)_sigma_(?P<group>\w+)$")
 
 
 @dataclass
@@ -237,6 +244,34 @@ def diagnose(idata: xr.DataTree, *, var_names: list[str] | None = None) -> Diagn
     return diag
 
 
+def funnel(idata: xr.DataTree) -> tuple[str, str, np.ndarray] | None:
+    """``(scale, grouping, percentiles)`` when the divergent draws sit at a grouping's smallest
+    scales, else None.
+
+    A funnel's signature: every divergent draw (at least :data:`FUNNEL_MIN_DIVERGENT`) in the
+    lowest :data:`FUNNEL_QUANTILE` of one scale's draws (``{part}_sigma_{grouping}``); where
+    several scales show it, the one whose divergent draws sit lowest. ``percentiles``: where
+    each divergent draw sits among that scale's draws.
+    """
+    post = idata["posterior"]
+    diverging = np.zeros((post.sizes["chain"], post.sizes["draw"]), dtype=bool)
+    for group in (g for g in idata.children if g.startswith("sample_stats")):
+        if "diverging" in idata[group]:
+            diverging |= np.asarray(idata[group]["diverging"].transpose("chain", "draw").values)
+    if diverging.sum() < FUNNEL_MIN_DIVERGENT:
+        return None
+    found = None
+    for name in post.data_vars:
+        match = SCALE.match(str(name))
+        if match is None or set(post[name].dims) != {"chain", "draw"}:
+            continue
+        draws = np.asarray(post[name].transpose("chain", "draw").values)
+        pct = (draws[..., None] < draws[diverging]).mean(axis=(0, 1))
+        if pct.max() < FUNNEL_QUANTILE and (found is None or pct.mean() < found[2].mean()):
+            found = (str(name), match["group"], np.sort(pct))
+    return found
+
+
 def _only_noise(diag: Diagnostics, n_over: int, n_checked: int) -> bool:
     """Whether the one failing check is R-hat, just above its threshold on a few parameters."""
     return (
@@ -261,10 +296,21 @@ def _advice(diag: Diagnostics, idata: xr.DataTree, *, n_over: int, n_checked: in
             f"{draws}) or --draws {2 * draws}"
         ]
     if diag.divergences:
-        out.append(
-            "advice: divergences bias the posterior; raise [sampler] target_accept (e.g. 0.95) "
-            "or set model.parameterization for the grouping named above to 'noncentered'"
-        )
+        found = funnel(idata)
+        if found is None:
+            out.append(
+                "advice: divergences bias the posterior; raise [sampler] target_accept (e.g. "
+                "0.95), or make a grouping whose scale is near 0 at the divergent draws "
+                "non-centred (model.parameterization = { GROUP = 'noncentered' })"
+            )
+        else:
+            scale, group, pct = found
+            out.append(
+                f"advice: the {diag.divergences} divergent transitions all sit at the smallest "
+                f"values of {scale} (its percentiles {100 * pct.min():.1f}-{100 * pct.max():.1f} "
+                f"%): a funnel in the {group!r} effects; set model.parameterization = "
+                f"{{ {group} = 'noncentered' }}, or raise [sampler] target_accept (e.g. 0.95)"
+            )
     if "r_hat" in diag.worst or "ess_bulk" in diag.worst or "ess_tail" in diag.worst:
         names = " ".join(diag.worst.get("ess_bulk", []) + diag.worst.get("r_hat", []))
         if "_z_" in names or "_a_" in names:
