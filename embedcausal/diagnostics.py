@@ -257,7 +257,10 @@ def funnel(idata: xr.DataTree) -> tuple[str, str, np.ndarray] | None:
     diverging = np.zeros((post.sizes["chain"], post.sizes["draw"]), dtype=bool)
     for group in (g for g in idata.children if g.startswith("sample_stats")):
         if "diverging" in idata[group]:
-            diverging |= np.asarray(idata[group]["diverging"].transpose("chain", "draw").values)
+            flags = np.asarray(idata[group]["diverging"].transpose("chain", "draw").values)
+            if flags.shape != diverging.shape:  # draws that do not line up: say nothing
+                return None
+            diverging |= flags.astype(bool)
     if diverging.sum() < FUNNEL_MIN_DIVERGENT:
         return None
     found = None
@@ -266,7 +269,7 @@ def funnel(idata: xr.DataTree) -> tuple[str, str, np.ndarray] | None:
         if match is None or set(post[name].dims) != {"chain", "draw"}:
             continue
         draws = np.asarray(post[name].transpose("chain", "draw").values)
-        pct = (draws[..., None] < draws[diverging]).mean(axis=(0, 1))
+        pct = np.searchsorted(np.sort(draws.ravel()), draws[diverging]) / draws.size
         if pct.max() < FUNNEL_QUANTILE and (found is None or pct.mean() < found[2].mean()):
             found = (str(name), match["group"], np.sort(pct))
     return found

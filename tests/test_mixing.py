@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from arviz_base import from_dict
 
-from embedcausal.diagnostics import diagnose
+from embedcausal.diagnostics import diagnose, funnel
 from embedcausal.mixing import _arviz, rhat_ess
 
 
@@ -135,3 +135,8 @@ def test_divergences_at_a_groupings_smallest_scales_name_that_grouping():
     for w in (spread, where & (np.cumsum(where.ravel()).reshape(where.shape) <= 2)):
         (advice,) = diagnose(_divergent_at(scale, w)).advice
         assert "y_sigma" not in advice and "GROUP = 'noncentered'" in advice
+    # sampler statistics that do not line up with the posterior's draws: no guess, no error
+    short = from_dict(
+        {"posterior": {"y_sigma_mission": scale}, "sample_stats": {"diverging": where[:, :400]}}
+    )
+    assert funnel(short) is None
