@@ -190,12 +190,10 @@ def diagnose(idata: xr.DataTree, *, var_names: list[str] | None = None) -> Diagn
         v = values[np.isfinite(values)]
         return float(fn(v)) if v.size else float("nan")
 
-    divergences = 0
+    divergences = sum(int(flags.sum()) for flags in _divergent_flags(idata))
     bfmi: list[float] = []
     for group in (g for g in idata.children if g.startswith("sample_stats")):
         stats = idata[group]
-        if "diverging" in stats:
-            divergences += int(np.asarray(stats["diverging"].values).sum())
         if "energy" in stats:
             with np.errstate(invalid="ignore", divide="ignore"):  # a stuck chain: 0/0, NaN
                 res = az.bfmi(idata, group=group)
@@ -244,6 +242,16 @@ def diagnose(idata: xr.DataTree, *, var_names: list[str] | None = None) -> Diagn
     return diag
 
 
+def _divergent_flags(idata: xr.DataTree) -> list[np.ndarray]:
+    """Each sampled part's divergent-transition flags (chain × draw, bool)."""
+    groups = [g for g in idata.children if g.startswith("sample_stats")]
+    return [
+        np.asarray(idata[g]["diverging"].transpose("chain", "draw").values).astype(bool)
+        for g in groups
+        if "diverging" in idata[g]
+    ]
+
+
 def funnel(idata: xr.DataTree) -> tuple[str, str, np.ndarray] | None:
     """``(scale, grouping, percentiles)`` when the divergent draws sit at a grouping's smallest
     scales, else None.
@@ -255,12 +263,10 @@ def funnel(idata: xr.DataTree) -> tuple[str, str, np.ndarray] | None:
     """
     post = idata["posterior"]
     diverging = np.zeros((post.sizes["chain"], post.sizes["draw"]), dtype=bool)
-    for group in (g for g in idata.children if g.startswith("sample_stats")):
-        if "diverging" in idata[group]:
-            flags = np.asarray(idata[group]["diverging"].transpose("chain", "draw").values)
-            if flags.shape != diverging.shape:  # draws that do not line up: say nothing
-                return None
-            diverging |= flags.astype(bool)
+    for flags in _divergent_flags(idata):
+        if flags.shape != diverging.shape:  # draws that do not line up: say nothing
+            return None
+        diverging |= flags
     if diverging.sum() < FUNNEL_MIN_DIVERGENT:
         return None
     found = None
