@@ -1,0 +1,159 @@
+"""One point of the sensitivity sweep under nutpie's sampler variants: where a point's time goes.
+
+    python bench/sweep_point.py                         # 2 points x 5 variants, 3 repeats
+    python bench/sweep_point.py --repeats 1 --points 0.5:1.5
+
+Each grid point of ``models/sensitivity.toml``'s latent-confounder sweep is fitted exactly as
+``embedcausal sensitivity`` fits it (:func:`embedcausal.sensitivity.confounding.fit_point`: the
+compiled model, the strengths swapped as data, U drawn back, the g-computation and the
+diagnostics over every posterior element), with the file's 4 chains x (500 tuning steps + 1000
+draws). Only the keyword arguments handed to ``nutpie.sample`` change, variant by variant:
+
+* ``diag 0.9``: the file's own settings (nutpie's diagonal mass matrix, target acceptance 0.9);
+* ``diag 0.8``: target acceptance 0.8 (the library's default);
+* ``draw_diag 0.9``: a mass matrix from the draws' variances only (Stan's and PyMC's kind);
+* ``low_rank 0.9``: nutpie's low-rank modified mass matrix;
+* ``mclmc``: nutpie's *unadjusted* microcanonical Langevin sampler (experimental; no
+  Metropolis correction, so its draws are biased by the step size: timed here to say what it
+  would buy, not offered by embedcausal).
+
+Per run: seconds in ``nutpie.sample``, leapfrog steps (gradients) per chain in tuning and in
+the draws, and the point's own verdict (max R-hat, min bulk and tail ESS, divergences). The
+variants run interleaved, repeat by repeat, in this one process (the model is compiled once,
+before the first timed run); medians are printed with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench._common import REPO, format_machine, format_table, machine_info
+
+VARIANTS: dict[str, dict] = {
+    "diag 0.9": {},
+    "diag 0.8": {"target_accept": 0.8},
+    "draw_diag 0.9": {"adaptation": "draw_diag"},
+    "low_rank 0.9": {"adaptation": "low_rank"},
+    "mclmc": {"sampler": "mclmc"},
+}
+
+
+class Recorder:
+    """Wraps ``nutpie.sample``: adds a variant's keyword arguments, records time and steps."""
+
+    def __init__(self, sample):
+        self.sample = sample
+        self.extra: dict = {}
+        self.last: dict = {}
+
+    def __call__(self, *args, **kwargs):
+        kwargs.update(self.extra, blocking=True, save_warmup=True)
+        start = time.perf_counter()
+        trace = self.sample(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        chains = trace["sample_stats"].sizes["chain"]
+        self.last = {
+            "sample_s": seconds,
+            "tune_steps": float(trace["warmup_sample_stats"]["n_steps"].sum()) / chains,
+            "draw_steps": float(trace["sample_stats"]["n_steps"].sum()) / chains,
+        }
+        # fit_point expects the non-blocking handle embedcausal asks for
+        return _Done(trace)
+
+
+class _Done:
+    def __init__(self, trace):
+        self.trace = trace
+
+    def wait(self):
+        return self.trace
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--points", default="0.5:1.5,0:1.5", help="on_treatment:on_outcome, ...")
+    p.add_argument("--variants", default=",".join(VARIANTS))
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args()
+    points = [tuple(float(x) for x in s.split(":")) for s in args.points.split(",")]
+    variants = args.variants.split(",")
+    unknown = [v for v in variants if v not in VARIANTS]
+    if unknown:
+        raise SystemExit(f"--variants: unknown {unknown}; expected some of {list(VARIANTS)}")
+
+    import nutpie
+
+    import embedcausal as ec
+    from embedcausal.sensitivity.confounding import fit_point
+
+    print(format_machine(machine_info()))
+    recorder = Recorder(nutpie.sample)
+    nutpie.sample = recorder
+    d = ec.design(REPO / "models" / "sensitivity.toml")
+    s = d.spec.sampler
+    print(f"models/sensitivity.toml: {s.chains} chains x ({s.tune} tuning + {s.draws} draws)")
+
+    def run(point, variant):
+        recorder.extra = VARIANTS[variant]
+        params = {"on_treatment": point[0], "on_outcome": point[1], "on_mediator": 0.0}
+        ds = fit_point(d, params)
+        return {**recorder.last, **{k: ds.attrs[k] for k in ATTRS}}
+
+    run(points[0], "diag 0.9")  # compiles the model and warms numba's caches; not timed
+    runs: dict[tuple, list[dict]] = {}
+    for i in range(args.repeats):
+        for point in points:
+            for variant in variants:
+                r = run(point, variant)
+                runs.setdefault((point, variant), []).append(r)
+                print(
+                    f"  repeat {i + 1} {point} {variant}: {r['sample_s']:.1f} s, "
+                    f"{r['tune_steps']:.0f} + {r['draw_steps']:.0f} steps a chain, "
+                    f"R-hat {r['max_r_hat']:.3f}, ESS {r['min_ess_bulk']:.0f}/"
+                    f"{r['min_ess_tail']:.0f}, {r['divergences']} div.",
+                    flush=True,
+                )
+    rows = []
+    for (point, variant), rs in runs.items():
+        med = {k: statistics.median(r[k] for r in rs) for k in (*STEPS, *ATTRS)}
+        rows.append(
+            {
+                "point": f"({point[0]:g}, {point[1]:g})",
+                "variant": variant,
+                **med,
+                "ms": 1e3
+                * med["sample_s"]
+                * min(s.chains, 2)
+                / s.chains
+                / (med["tune_steps"] + med["draw_steps"]),
+                "ess_s": med["min_ess_bulk"] / med["sample_s"],
+            }
+        )
+    cols = [
+        ("point", "point", ""),
+        ("variant", "variant", ""),
+        ("sample s", "sample_s", ".1f"),
+        ("tune steps/chain", "tune_steps", ".0f"),
+        ("draw steps/chain", "draw_steps", ".0f"),
+        ("ms/gradient/core", "ms", ".3f"),
+        ("max R-hat", "max_r_hat", ".3f"),
+        ("min bulk ESS", "min_ess_bulk", ".0f"),
+        ("min tail ESS", "min_ess_tail", ".0f"),
+        ("divergences", "divergences", ".0f"),
+        ("bulk ESS/s", "ess_s", ".1f"),
+    ]
+    print(f"medians of {args.repeats} repeats")
+    print(format_table(rows, cols))
+
+
+STEPS = ("sample_s", "tune_steps", "draw_steps")
+ATTRS = ("max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences")
+
+if __name__ == "__main__":
+    main()
