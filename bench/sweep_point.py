@@ -2,6 +2,8 @@
 
     python bench/sweep_point.py                         # 2 points x 5 variants, 3 repeats
     python bench/sweep_point.py --repeats 1 --points 0.5:1.5
+    python bench/sweep_point.py --variants "diag 0.9" --tune 300 --repeats 1 \
+        --points 0.5:1.5,0:1.5,1.5:1.5,0:1,0.5:0.5,1:1     # a shorter tuning
 
 Each grid point of ``models/sensitivity.toml``'s latent-confounder sweep is fitted exactly as
 ``embedcausal sensitivity`` fits it (:func:`embedcausal.sensitivity.confounding.fit_point`: the
@@ -21,6 +23,11 @@ Per run: seconds in ``nutpie.sample``, leapfrog steps (gradients) per chain in t
 the draws, and the point's own verdict (max R-hat, min bulk and tail ESS, divergences). The
 variants run interleaved, repeat by repeat, in this one process (the model is compiled once,
 before the first timed run); medians are printed with the machine.
+
+Last, the floor of a gradient: the outcome's row likelihood alone (Bernoulli-logit with an
+intercept, the file's coefficients and a country and a mission effect per row, the panel's
+shape), its log density and gradient in one hand-fused numba loop, one thread: what the
+model's cost per gradient could fall to if every other term were free.
 """
 
 from __future__ import annotations
@@ -80,6 +87,7 @@ def main() -> None:
     p.add_argument("--points", default="0.5:1.5,0:1.5", help="on_treatment:on_outcome, ...")
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--repeats", type=int, default=3)
+    p.add_argument("--tune", type=int, help="tuning steps (default: the file's)")
     args = p.parse_args()
     points = [tuple(float(x) for x in s.split(":")) for s in args.points.split(",")]
     variants = args.variants.split(",")
@@ -96,6 +104,8 @@ def main() -> None:
     recorder = Recorder(nutpie.sample)
     nutpie.sample = recorder
     d = ec.design(REPO / "models" / "sensitivity.toml")
+    if args.tune is not None:
+        d = d.with_sampler(tune=args.tune)
     s = d.spec.sampler
     print(f"models/sensitivity.toml: {s.chains} chains x ({s.tune} tuning + {s.draws} draws)")
 
@@ -150,6 +160,52 @@ def main() -> None:
     ]
     print(f"medians of {args.repeats} repeats")
     print(format_table(rows, cols))
+    print(
+        "one log density + gradient of the outcome's rows alone, hand-fused (numba, 1 thread): "
+        f"{fused_floor(d):.3f} ms"
+    )
+
+
+def fused_floor(d, evaluations: int = 5000) -> float:
+    """Milliseconds per log density + gradient of the Bernoulli-logit rows, fused by hand."""
+    import numba
+    import numpy as np
+
+    @numba.njit(fastmath=True)
+    def logp_grad(b0, b, ac, am, X, c, m, y, gb, gac, gam):  # pragma: no cover
+        lp = 0.0
+        g0 = 0.0
+        gb[:] = 0.0
+        gac[:] = 0.0
+        gam[:] = 0.0
+        for i in range(X.shape[0]):
+            e = b0 + ac[c[i]] + am[m[i]]
+            for j in range(X.shape[1]):
+                e += X[i, j] * b[j]
+            t = np.exp(-abs(e))
+            lp += y[i] * e - max(e, 0.0) - np.log1p(t)
+            r = y[i] - (1.0 / (1.0 + t) if e > 0 else t / (1.0 + t))
+            g0 += r
+            gac[c[i]] += r
+            gam[m[i]] += r
+            for j in range(X.shape[1]):
+                gb[j] += X[i, j] * r
+        return lp, g0
+
+    data = d.data
+    rng = np.random.default_rng(0)
+    n, k = data.n_obs, len(data.y_predictors)
+    n_c, n_m = len(data.coords["country"]), len(data.coords["mission"])
+    X = rng.normal(size=(n, k))
+    c, m = rng.integers(0, n_c, n), rng.integers(0, n_m, n)
+    y = rng.integers(0, 2, n).astype(np.float64)
+    b, ac, am = 0.1 * rng.normal(size=k), 0.5 * rng.normal(size=n_c), 0.5 * rng.normal(size=n_m)
+    grads = np.zeros(k), np.zeros(n_c), np.zeros(n_m)
+    logp_grad(0.1, b, ac, am, X, c, m, y, *grads)  # compile
+    start = time.perf_counter()
+    for _ in range(evaluations):
+        logp_grad(0.1, b, ac, am, X, c, m, y, *grads)
+    return 1e3 * (time.perf_counter() - start) / evaluations
 
 
 STEPS = ("sample_s", "tune_steps", "draw_steps")
