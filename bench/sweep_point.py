@@ -33,6 +33,7 @@ model's cost per gradient could fall to if every other term were free.
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import sys
 import time
@@ -49,6 +50,9 @@ VARIANTS: dict[str, dict] = {
     "low_rank 0.9": {"adaptation": "low_rank"},
     "mclmc": {"sampler": "mclmc"},
 }
+#: what each run records: from the sampler, and from the point's own diagnostics
+STEPS = ("sample_s", "tune_steps", "draw_steps")
+ATTRS = ("max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences")
 
 
 class Recorder:
@@ -129,19 +133,17 @@ def main() -> None:
                     f"{r['min_ess_tail']:.0f}, {r['divergences']} div.",
                     flush=True,
                 )
+    cores = min(s.chains, os.cpu_count() or 1)  # as embedcausal runs the chains
     rows = []
     for (point, variant), rs in runs.items():
         med = {k: statistics.median(r[k] for r in rs) for k in (*STEPS, *ATTRS)}
+        gradients = med["tune_steps"] + med["draw_steps"]  # a chain's
         rows.append(
             {
                 "point": f"({point[0]:g}, {point[1]:g})",
                 "variant": variant,
                 **med,
-                "ms": 1e3
-                * med["sample_s"]
-                * min(s.chains, 2)
-                / s.chains
-                / (med["tune_steps"] + med["draw_steps"]),
+                "ms": 1e3 * med["sample_s"] * cores / s.chains / gradients,
                 "ess_s": med["min_ess_bulk"] / med["sample_s"],
             }
         )
@@ -207,9 +209,6 @@ def fused_floor(d, evaluations: int = 5000) -> float:
         logp_grad(0.1, b, ac, am, X, c, m, y, *grads)
     return 1e3 * (time.perf_counter() - start) / evaluations
 
-
-STEPS = ("sample_s", "tune_steps", "draw_steps")
-ATTRS = ("max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences")
 
 if __name__ == "__main__":
     main()
