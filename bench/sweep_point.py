@@ -4,6 +4,8 @@
     python bench/sweep_point.py --repeats 1 --points 0.5:1.5
     python bench/sweep_point.py --variants "diag 0.9" --tune 300 --repeats 1 \
         --points 0.5:1.5,0:1.5,1.5:1.5,0:1,0.5:0.5,1:1     # a shorter tuning
+    python bench/sweep_point.py --points 0:1,0.5:1.5,0:1.5 \
+        --variants "diag 0.9,tune 300,warm tune 300,warm tune 150"   # warm starts
 
 Each grid point of ``models/sensitivity.toml``'s latent-confounder sweep is fitted exactly as
 ``embedcausal sensitivity`` fits it (:func:`embedcausal.sensitivity.confounding.fit_point`: the
@@ -17,7 +19,12 @@ draws). Only the keyword arguments handed to ``nutpie.sample`` change, variant b
 * ``low_rank 0.9``: nutpie's low-rank modified mass matrix;
 * ``mclmc``: nutpie's *unadjusted* microcanonical Langevin sampler (experimental; no
   Metropolis correction, so its draws are biased by the step size: timed here to say what it
-  would buy, not offered by embedcausal).
+  would buy, not offered by embedcausal);
+* ``tune 300``: 300 tuning steps instead of the file's 500, from nutpie's usual start;
+* ``warm tune 300``, ``warm tune 150``: each chain starts at the last draw of one chain of the
+  grid's base point (0, 0), fitted first at the file's settings, and tunes 300 or 150 steps.
+  nutpie's ``init_mean`` does not do this for a PyMC model (0.16: ``CompiledPyMCModel`` ignores
+  it and calls its ``initial_point_func``), so the bench replaces that function.
 
 Per run: seconds in ``nutpie.sample``, leapfrog steps (gradients) per chain in tuning and in
 the draws, and the point's own verdict (max R-hat, min bulk and tail ESS, divergences). The
@@ -33,6 +40,7 @@ model's cost per gradient could fall to if every other term were free.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import os
 import statistics
 import sys
@@ -49,25 +57,41 @@ VARIANTS: dict[str, dict] = {
     "draw_diag 0.9": {"adaptation": "draw_diag"},
     "low_rank 0.9": {"adaptation": "low_rank"},
     "mclmc": {"sampler": "mclmc"},
+    "tune 300": {"tune": 300},
+    "warm tune 300": {"tune": 300, "warm": True},
+    "warm tune 150": {"tune": 150, "warm": True},
 }
+#: the point whose last draws start the warm variants' chains (fitted first, not timed)
+BASE = (0.0, 0.0)
 #: what each run records: from the sampler, and from the point's own diagnostics
 STEPS = ("sample_s", "tune_steps", "draw_steps")
 ATTRS = ("max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences")
 
 
 class Recorder:
-    """Wraps ``nutpie.sample``: adds a variant's keyword arguments, records time and steps."""
+    """Wraps ``nutpie.sample``: adds a variant's keyword arguments, records time and steps.
+
+    With ``keep_last`` set it also keeps each chain's last draw as a flat unconstrained vector
+    (``self.pool``); a variant with ``warm`` starts its chains from those vectors.
+    """
 
     def __init__(self, sample):
         self.sample = sample
         self.extra: dict = {}
         self.last: dict = {}
+        self.keep_last = False
+        self.pool: list = []
 
-    def __call__(self, *args, **kwargs):
-        kwargs.update(self.extra, blocking=True, save_warmup=True)
+    def __call__(self, compiled, *args, **kwargs):
+        extra = dict(self.extra)
+        if extra.pop("warm", False):
+            compiled = dataclasses.replace(compiled, initial_point_func=self._from_pool())
+        kwargs.update(extra, blocking=True, save_warmup=True, store_unconstrained=self.keep_last)
         start = time.perf_counter()
-        trace = self.sample(*args, **kwargs)
+        trace = self.sample(compiled, *args, **kwargs)
         seconds = time.perf_counter() - start
+        if self.keep_last:
+            self.pool = last_draws(compiled, trace)
         chains = trace["sample_stats"].sizes["chain"]
         self.last = {
             "sample_s": seconds,
@@ -76,6 +100,40 @@ class Recorder:
         }
         # fit_point expects the non-blocking handle embedcausal asks for
         return _Done(trace)
+
+    def _from_pool(self):
+        """An initial-point function handing out the pool's draws, one a chain, in turn."""
+        import threading
+
+        lock, turn = threading.Lock(), iter(range(10**9))
+
+        def initial_point(seed):
+            with lock:  # chains ask from their own threads
+                return self.pool[next(turn) % len(self.pool)].copy()
+
+        return initial_point
+
+
+def last_draws(compiled, trace) -> list:
+    """Each chain's last draw, flattened in the order of the compiled model's unconstrained
+    vector (``shape_info``'s names; the first ``n_dim`` values are the free ones)."""
+    import numpy as np
+
+    groups = (trace["unconstrained_posterior"], trace["posterior"])
+    names = compiled.shape_info[0]
+    pool = []
+    for chain in range(trace["posterior"].sizes["chain"]):
+        values, size = [], 0
+        for n in names:
+            if size == compiled.n_dim:
+                break
+            group = next(g for g in groups if n in g)
+            values.append(np.asarray(group[n].isel(chain=chain, draw=-1), float).ravel())
+            size += values[-1].size
+        if size != compiled.n_dim:  # the free variables do not end where the vector does
+            raise RuntimeError(f"last_draws: {size} values, the model has {compiled.n_dim}")
+        pool.append(np.concatenate(values))
+    return pool
 
 
 class _Done:
@@ -119,7 +177,10 @@ def main() -> None:
         ds = fit_point(d, params)
         return {**recorder.last, **{k: ds.attrs[k] for k in ATTRS}}
 
-    run(points[0], "diag 0.9")  # compiles the model and warms numba's caches; not timed
+    # compiles the model, warms numba's caches and fills the warm variants' pool; not timed
+    recorder.keep_last = True
+    run(BASE, "diag 0.9")
+    recorder.keep_last = False
     runs: dict[tuple, list[dict]] = {}
     for i in range(args.repeats):
         for point in points:
