@@ -21,8 +21,9 @@ draws). Only the keyword arguments handed to ``nutpie.sample`` change, variant b
   Metropolis correction, so its draws are biased by the step size: timed here to say what it
   would buy, not offered by embedcausal);
 * ``tune 300``: 300 tuning steps instead of the file's 500, from nutpie's usual start;
-* ``warm tune 300``, ``warm tune 150``: each chain starts at the last draw of one chain of the
-  grid's base point (0, 0), fitted first at the file's settings, and tunes 300 or 150 steps.
+* ``warm tune 300``, ``warm tune 150``: each chain starts at a draw of the grid's base point
+  (0, 0), fitted first at the file's settings (the draw picked by the chain's own seed, so a
+  repeat starts from the same draws), and tunes 300 or 150 steps.
   nutpie's ``init_mean`` does not do this for a PyMC model (0.16: ``CompiledPyMCModel`` ignores
   it and calls its ``initial_point_func``), so the bench replaces that function.
 
@@ -71,27 +72,27 @@ ATTRS = ("max_r_hat", "min_ess_bulk", "min_ess_tail", "divergences")
 class Recorder:
     """Wraps ``nutpie.sample``: adds a variant's keyword arguments, records time and steps.
 
-    With ``keep_last`` set it also keeps each chain's last draw as a flat unconstrained vector
-    (``self.pool``); a variant with ``warm`` starts its chains from those vectors.
+    With ``keep_draws`` set it also keeps the draws as flat unconstrained vectors
+    (``self.pool``); a variant with ``warm`` starts each chain at one of them.
     """
 
     def __init__(self, sample):
         self.sample = sample
         self.extra: dict = {}
         self.last: dict = {}
-        self.keep_last = False
-        self.pool: list = []
+        self.keep_draws = False
+        self.pool = None  # (draws, n_dim) once the base point is fitted
 
     def __call__(self, compiled, *args, **kwargs):
         extra = dict(self.extra)
         if extra.pop("warm", False):
             compiled = dataclasses.replace(compiled, initial_point_func=self._from_pool())
-        kwargs.update(extra, blocking=True, save_warmup=True, store_unconstrained=self.keep_last)
+        kwargs.update(extra, blocking=True, save_warmup=True, store_unconstrained=self.keep_draws)
         start = time.perf_counter()
         trace = self.sample(compiled, *args, **kwargs)
         seconds = time.perf_counter() - start
-        if self.keep_last:
-            self.pool = last_draws(compiled, trace)
+        if self.keep_draws:
+            self.pool = flat_draws(compiled, trace)
         chains = trace["sample_stats"].sizes["chain"]
         self.last = {
             "sample_s": seconds,
@@ -102,38 +103,38 @@ class Recorder:
         return _Done(trace)
 
     def _from_pool(self):
-        """An initial-point function handing out the pool's draws, one a chain, in turn."""
-        import threading
+        """An initial-point function: the pool's draw picked by the chain's seed.
 
-        lock, turn = threading.Lock(), iter(range(10**9))
+        nutpie hands each chain a seed derived from the run's (the same in every repeat);
+        picking by arrival order instead made repeats differ, as the chains' threads ask in
+        any order.
+        """
+        pool = self.pool
 
         def initial_point(seed):
-            with lock:  # chains ask from their own threads
-                return self.pool[next(turn) % len(self.pool)].copy()
+            return pool[int(seed) % len(pool)].copy()
 
         return initial_point
 
 
-def last_draws(compiled, trace) -> list:
-    """Each chain's last draw, flattened in the order of the compiled model's unconstrained
-    vector (``shape_info``'s names; the first ``n_dim`` values are the free ones)."""
+def flat_draws(compiled, trace):
+    """Every draw, flattened in the order of the compiled model's unconstrained vector
+    (``shape_info``'s names; the first ``n_dim`` values are the free ones): (draws, n_dim)."""
     import numpy as np
 
     groups = (trace["unconstrained_posterior"], trace["posterior"])
     names = compiled.shape_info[0]
-    pool = []
-    for chain in range(trace["posterior"].sizes["chain"]):
-        values, size = [], 0
-        for n in names:
-            if size == compiled.n_dim:
-                break
-            group = next(g for g in groups if n in g)
-            values.append(np.asarray(group[n].isel(chain=chain, draw=-1), float).ravel())
-            size += values[-1].size
-        if size != compiled.n_dim:  # the free variables do not end where the vector does
-            raise RuntimeError(f"last_draws: {size} values, the model has {compiled.n_dim}")
-        pool.append(np.concatenate(values))
-    return pool
+    values, size = [], 0
+    for n in names:
+        if size == compiled.n_dim:
+            break
+        group = next(g for g in groups if n in g)
+        v = np.asarray(group[n].stack(sample=("chain", "draw")).transpose("sample", ...), float)
+        values.append(v.reshape(v.shape[0], -1))
+        size += values[-1].shape[1]
+    if size != compiled.n_dim:  # the free variables do not end where the vector does
+        raise RuntimeError(f"flat_draws: {size} values, the model has {compiled.n_dim}")
+    return np.concatenate(values, axis=1)
 
 
 class _Done:
@@ -178,9 +179,9 @@ def main() -> None:
         return {**recorder.last, **{k: ds.attrs[k] for k in ATTRS}}
 
     # compiles the model, warms numba's caches and fills the warm variants' pool; not timed
-    recorder.keep_last = True
+    recorder.keep_draws = True
     run(BASE, "diag 0.9")
-    recorder.keep_last = False
+    recorder.keep_draws = False
     runs: dict[tuple, list[dict]] = {}
     for i in range(args.repeats):
         for point in points:
