@@ -62,7 +62,7 @@ VARIANTS: dict[str, dict] = {
     "warm tune 300": {"tune": 300, "warm": True},
     "warm tune 150": {"tune": 150, "warm": True},
 }
-#: the point whose last draws start the warm variants' chains (fitted first, not timed)
+#: the point whose draws start the warm variants' chains (fitted first, not timed)
 BASE = (0.0, 0.0)
 #: what each run records: from the sampler, and from the point's own diagnostics
 STEPS = ("sample_s", "tune_steps", "draw_steps")
