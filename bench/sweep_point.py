@@ -4,6 +4,8 @@
     python bench/sweep_point.py --repeats 1 --points 0.5:1.5
     python bench/sweep_point.py --variants "diag 0.9" --tune 300 --repeats 1 \
         --points 0.5:1.5,0:1.5,1.5:1.5,0:1,0.5:0.5,1:1     # a shorter tuning
+    python bench/sweep_point.py --variants "diag 0.9" --tune 300 --draws 500 --repeats 1 \
+        --points 0.5:1.5,0:1.5,1.5:1.5,1:0     # fewer draws: which parameters fail
     python bench/sweep_point.py --points 0:1,0.5:1.5,0:1.5 \
         --variants "diag 0.9,tune 300,warm tune 300,warm tune 150"   # warm starts
 
@@ -28,7 +30,8 @@ draws). Only the keyword arguments handed to ``nutpie.sample`` change, variant b
   it and calls its ``initial_point_func``), so the bench replaces that function.
 
 Per run: seconds in ``nutpie.sample``, leapfrog steps (gradients) per chain in tuning and in
-the draws, and the point's own verdict (max R-hat, min bulk and tail ESS, divergences). The
+the draws, and the point's own verdict (max R-hat, min bulk and tail ESS, divergences; for a
+run that fails, the diagnostics' problems, which name the parameters at fault). The
 variants run interleaved, repeat by repeat, in this one process (the model is compiled once,
 before the first timed run); medians are printed with the machine.
 
@@ -151,6 +154,7 @@ def main() -> None:
     p.add_argument("--variants", default=",".join(VARIANTS))
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--tune", type=int, help="tuning steps (default: the file's)")
+    p.add_argument("--draws", type=int, help="draws a chain (default: the file's)")
     args = p.parse_args()
     points = [tuple(float(x) for x in s.split(":")) for s in args.points.split(",")]
     variants = args.variants.split(",")
@@ -169,6 +173,8 @@ def main() -> None:
     d = ec.design(REPO / "models" / "sensitivity.toml")
     if args.tune is not None:
         d = d.with_sampler(tune=args.tune)
+    if args.draws is not None:
+        d = d.with_sampler(draws=args.draws)
     s = d.spec.sampler
     print(f"models/sensitivity.toml: {s.chains} chains x ({s.tune} tuning + {s.draws} draws)")
 
@@ -176,7 +182,8 @@ def main() -> None:
         recorder.extra = VARIANTS[variant]
         params = {"on_treatment": point[0], "on_outcome": point[1], "on_mediator": 0.0}
         ds = fit_point(d, params)
-        return {**recorder.last, **{k: ds.attrs[k] for k in ATTRS}}
+        problems = ds.attrs["diagnostics_problems"]
+        return {**recorder.last, **{k: ds.attrs[k] for k in ATTRS}, "problems": problems}
 
     # compiles the model, warms numba's caches and fills the warm variants' pool; not timed
     recorder.keep_draws = True
@@ -192,7 +199,8 @@ def main() -> None:
                     f"  repeat {i + 1} {point} {variant}: {r['sample_s']:.1f} s, "
                     f"{r['tune_steps']:.0f} + {r['draw_steps']:.0f} steps a chain, "
                     f"R-hat {r['max_r_hat']:.3f}, ESS {r['min_ess_bulk']:.0f}/"
-                    f"{r['min_ess_tail']:.0f}, {r['divergences']} div.",
+                    f"{r['min_ess_tail']:.0f}, {r['divergences']} div."
+                    + (f"\n    problems: {r['problems']}" if r["problems"] else ""),
                     flush=True,
                 )
     cores = min(s.chains, os.cpu_count() or 1)  # as embedcausal runs the chains
