@@ -185,8 +185,9 @@ def main() -> None:
         problems = ds.attrs["diagnostics_problems"]
         return {**recorder.last, **{k: ds.attrs[k] for k in ATTRS}, "problems": problems}
 
-    # compiles the model, warms numba's caches and fills the warm variants' pool; not timed
-    recorder.keep_draws = True
+    # compiles the model and warms numba's caches, not timed; keeps the base point's draws
+    # (stored unconstrained too) only when a warm variant will start from them
+    recorder.keep_draws = any(VARIANTS[v].get("warm") for v in variants)
     run(BASE, "diag 0.9")
     recorder.keep_draws = False
     runs: dict[tuple, list[dict]] = {}
