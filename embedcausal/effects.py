@@ -30,7 +30,7 @@ for a Gaussian mediator (nodes chosen from the largest ``|γ·σ|`` so that the 
 kernel call for all the arms so that each row's mediator pmf is computed once per treatment
 level (:func:`embedcausal.counts.count_arms`).
 ``tests/test_effects.py`` checks the result against ``pm.do`` + posterior predictive sampling
-on the same model, and ``bench/gcomp.py`` measures both.
+on the same model, and ``bench/overhead.py --part gcomp`` measures its share of a fit.
 """
 
 from __future__ import annotations
