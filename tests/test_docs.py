@@ -139,3 +139,18 @@ def test_no_merge_conflict_markers():
         ]
     bad = [str(p.relative_to(REPO)) for p in files if marker.search(p.read_text(errors="replace"))]
     assert not bad, f"merge-conflict markers in: {bad}"
+
+
+def test_bench_and_script_paths_exist():
+    # a page once sent users to bench/sweep_vs_fits.py after the script was removed
+    mention = re.compile(r"\b(?:bench|scripts)/[A-Za-z0-9_./-]+\.(?:py|sh|md)\b")
+    sources = [REPO / "README.md", REPO / "ARCHITECTURE.md", *sorted(DOCS.rglob("*.md"))]
+    for sub in ("embedcausal", "bench", "scripts"):
+        sources += sorted((REPO / sub).rglob("*.py"))
+    missing = {
+        f"{src.relative_to(REPO)}: {m}"
+        for src in sources
+        for m in mention.findall(src.read_text(encoding="utf-8"))
+        if not (REPO / m).is_file()
+    }
+    assert not missing, f"paths that do not exist: {sorted(missing)}"
