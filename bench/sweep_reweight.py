@@ -62,26 +62,40 @@ def fewest_fits(reach: dict) -> list:
     return points
 
 
-def strengths_term(post, design, ic, gamma_t: float, gamma_y: float):
-    """``½ g'Kg - ½ (Σ log M + log det R'M⁻¹R)`` per draw at the strengths (γ_T, γ_Y).
-
-    The strength on the mediator is 0 in the file's grid, so only the outcome's channel (and
-    the treatment's) carries U. ``g`` and ``M = 1 + D`` as in :mod:`embedcausal.confounder`.
+def draw_terms(post, design, wg: str) -> dict:
+    """What U's integral reads from each draw, whatever the strengths: the treatment residuals
+    summed per level, the treatment's and the effects' precisions, the effects (draws × levels).
     """
     import numpy as np
 
     from embedcausal.batched import flat_draws
     from embedcausal.confounder import _level_sums
 
-    wg = ic.wg
     f = flat_draws(post, ["t_intercept", "t_beta", "t_sigma", f"y_{wg}", f"y_sigma_{wg}"])
     _, _, count, tsum, xsum = _level_sums(design, wg)
-    resid = tsum - np.outer(f["t_intercept"], count) - f["t_beta"] @ xsum.T
-    prec_t, prec_y = 1.0 / f["t_sigma"][:, None] ** 2, 1.0 / f[f"y_sigma_{wg}"][:, None] ** 2
-    m = 1.0 + gamma_t**2 * count * prec_t + gamma_y**2 * prec_y
-    g = gamma_t * resid * prec_t + gamma_y * f[f"y_{wg}"] * prec_y
-    B = np.einsum("nk,dn,nl->dkl", ic.R, 1.0 / m, ic.R)
-    c = np.einsum("nk,dn->dk", ic.R, g / m)
+    return {
+        "resid": tsum - np.outer(f["t_intercept"], count) - f["t_beta"] @ xsum.T,
+        "count": count,
+        "prec_t": 1.0 / f["t_sigma"][:, None] ** 2,
+        "prec_y": 1.0 / f[f"y_sigma_{wg}"][:, None] ** 2,
+        "effects": f[f"y_{wg}"],
+    }
+
+
+def strengths_term(terms: dict, R, gamma_t: float, gamma_y: float):
+    """``½ g'Kg - ½ (Σ log M + log det R'M⁻¹R)`` per draw at the strengths (γ_T, γ_Y).
+
+    The strength on the mediator is 0 in the file's grid, so only the outcome's channel (and
+    the treatment's) carries U. ``g`` and ``M = 1 + D`` as in :mod:`embedcausal.confounder`;
+    ``terms`` from :func:`draw_terms`, ``R`` the basis of what U is orthogonal to.
+    """
+    import numpy as np
+
+    t = terms
+    m = 1.0 + gamma_t**2 * t["count"] * t["prec_t"] + gamma_y**2 * t["prec_y"]
+    g = gamma_t * t["resid"] * t["prec_t"] + gamma_y * t["effects"] * t["prec_y"]
+    B = np.einsum("nk,dn,nl->dkl", R, 1.0 / m, R)
+    c = np.einsum("nk,dn->dk", R, g / m)
     quad = (g**2 / m).sum(1) - np.einsum("dk,dk->d", c, np.linalg.solve(B, c[..., None])[..., 0])
     return 0.5 * quad - 0.5 * (np.log(m).sum(1) + np.linalg.slogdet(B)[1])
 
@@ -127,9 +141,10 @@ def main() -> None:
     rows, reach = [], {}
     for base in bases:
         post = fit_at(model, d, *base)
-        ell0 = strengths_term(post, d, model.confounder, *base)
+        terms = draw_terms(post, d, model.confounder.wg)
+        ell0 = strengths_term(terms, model.confounder.R, *base)
         for target in [t for t in fitted_points() if t != base]:
-            lw = strengths_term(post, d, model.confounder, *target) - ell0
+            lw = strengths_term(terms, model.confounder.R, *target) - ell0
             smoothed, khat = array_stats.psislw(lw, r_eff=1.0)
             w = np.exp(smoothed - smoothed.max())
             w /= w.sum()
